@@ -1,0 +1,1 @@
+"""The CRD manifests, importable as package data of the installed operator."""

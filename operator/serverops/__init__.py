@@ -1,0 +1,1 @@
+"""serverops: Nova's server deletion contract for Kubernetes `Server` resources."""

@@ -1,0 +1,1 @@
+"""A local, in-memory Kubernetes API server for tests and local development."""
