@@ -1,0 +1,223 @@
+"""Bringing a Server to what its spec asks for: its ports, its instance, its status.
+
+:func:`reconcile` runs on creation, on every spec change and once after each operator
+start. It is idempotent: each port has a name derived from the server and its spec, so a
+second run finds what the first one made, and the status is written only when it differs.
+"""
+
+import collections
+import dataclasses
+from typing import Any
+
+import kopf
+
+from serverops import conditions, constants, storages
+from serverops.compute import PowerState, ServerRef
+from serverops.network import PortError, PortRecord
+from serverops.ports import created_port_name
+from serverops.runtime import Runtime
+
+
+@dataclasses.dataclass(frozen=True)
+class WantedPort:
+    """One item of ``spec.networks``, resolved to the port that serves it."""
+
+    origin: str
+    name: str
+    network: str = ""
+
+
+class InvalidNetworkItem(ValueError):
+    """An item of ``spec.networks`` sets both or neither of ``network`` and ``port``."""
+
+    reason = "InvalidSpec"
+
+
+def ref_of(body: kopf.Body) -> ServerRef:
+    return ServerRef(
+        namespace=str(body.metadata.namespace),
+        name=str(body.metadata.name),
+        uid=str(body.metadata.uid),
+    )
+
+
+def wanted_ports(server: ServerRef, networks: list[dict[str, Any]]) -> list[WantedPort]:
+    """Resolve ``spec.networks`` into the ports the server should have, in order."""
+    occurrences: collections.Counter[str] = collections.Counter()
+    wanted: list[WantedPort] = []
+    for index, item in enumerate(networks):
+        network = item.get("network")
+        port = item.get("port")
+        if bool(network) == bool(port):
+            raise InvalidNetworkItem(
+                f"Invalid spec.networks[{index}] {item!r}: set exactly one of network (a port "
+                f"is created on it) or port (an existing port is attached)."
+            )
+        if network:
+            occurrences[network] += 1
+            name = created_port_name(server, network=network, occurrence=occurrences[network])
+            wanted.append(WantedPort(constants.ORIGIN_CREATED, name=name, network=network))
+        else:
+            wanted.append(WantedPort(constants.ORIGIN_ATTACHED, name=str(port)))
+    return wanted
+
+
+async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
+    """Create or attach the wanted ports, release the others, spawn, and record the status."""
+    server = ref_of(body)
+    status: dict[str, Any] = dict(body.status)
+    previous = [PortRecord.from_status(entry) for entry in status.get("ports", [])]
+
+    # A spec the schema should have refused still gets a clear ERROR, never a guess.
+    try:
+        wanted = wanted_ports(server, list(body.spec.get("networks", [])))
+    except InvalidNetworkItem as error:
+        await _write_status(
+            body=body,
+            runtime=runtime,
+            state=constants.STATUS_ERROR,
+            ports=previous,
+            ready=(False, error.reason, str(error)),
+        )
+        logger.warning(str(error))
+        return
+
+    # Ports first, as Nova allocates the network before it spawns the guest.
+    ports: list[PortRecord] = []
+    problem: PortError | None = None
+    for item in wanted:
+        try:
+            if item.origin == constants.ORIGIN_CREATED:
+                record = await runtime.network.create_port(
+                    server, name=item.name, network=item.network
+                )
+            else:
+                record = await runtime.network.attach_port(server, name=item.name)
+        except PortError as error:
+            problem = problem or error
+            continue
+        ports.append(record)
+
+    # Ports that the spec no longer lists are released as a deletion would release them.
+    kept = {record.name for record in ports}
+    for record in previous:
+        if record.name not in kept:
+            await _release(server=server, port=record, runtime=runtime)
+
+    if problem is not None:
+        already_reported = _ready_reason(status) == problem.reason
+        await _write_status(
+            body=body,
+            runtime=runtime,
+            state=constants.STATUS_ERROR,
+            ports=ports,
+            ready=(False, problem.reason, str(problem)),
+        )
+        if not already_reported:
+            kopf.warn(body, reason=problem.reason, message=str(problem))
+            logger.warning(f"Server {server} is in ERROR: {problem}")
+
+        # The port side wakes this server up when the port it waits for becomes free.
+        raise kopf.TemporaryError(str(problem), delay=storages.UNTIL_NEXT_EVENT)
+
+    instance = await runtime.compute.spawn(
+        server, flavor=str(body.spec.get("flavor")), image=str(body.spec.get("image"))
+    )
+    if instance.state is PowerState.BUILDING:
+        message = f"Server {server} is booting."
+        await _write_status(
+            body=body,
+            runtime=runtime,
+            state=constants.STATUS_BUILD,
+            ports=ports,
+            ready=(False, constants.REASON_BUILDING, message),
+        )
+        return
+
+    await _write_status(
+        body=body,
+        runtime=runtime,
+        state=constants.STATUS_ACTIVE,
+        ports=ports,
+        ready=(True, constants.REASON_ACTIVE, f"Server {server} is running."),
+    )
+
+
+async def check_build(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
+    """Move a BUILD server to ACTIVE once its instance runs; called periodically."""
+    server = ref_of(body)
+    instance = await runtime.compute.spawn(
+        server, flavor=str(body.spec.get("flavor")), image=str(body.spec.get("image"))
+    )
+    if instance.state is not PowerState.RUNNING:
+        return
+
+    ports = [PortRecord.from_status(entry) for entry in body.status.get("ports", [])]
+    await _write_status(
+        body=body,
+        runtime=runtime,
+        state=constants.STATUS_ACTIVE,
+        ports=ports,
+        ready=(True, constants.REASON_ACTIVE, f"Server {server} is running."),
+    )
+    logger.info(f"Server {server} is ACTIVE.")
+
+
+async def _release(*, server: ServerRef, port: PortRecord, runtime: Runtime) -> None:
+    if port.created:
+        await runtime.network.delete_port(server, port)
+    else:
+        await runtime.network.detach_port(server, port)
+
+
+async def _write_status(
+    *,
+    body: kopf.Body,
+    runtime: Runtime,
+    state: str,
+    ports: list[PortRecord],
+    ready: tuple[bool, str, str],
+) -> None:
+    current: dict[str, Any] = dict(body.status)
+    generation = body.metadata.get("generation")
+    ready_status, ready_reason, ready_message = ready
+
+    listed = list(current.get("conditions", []))
+    listed = conditions.with_condition(
+        listed,
+        kind=constants.CONDITION_READY,
+        status=ready_status,
+        reason=ready_reason,
+        message=ready_message,
+        generation=generation,
+    )
+    if conditions.find(listed, constants.CONDITION_DELETION_BLOCKED) is None:
+        listed = conditions.with_condition(
+            listed,
+            kind=constants.CONDITION_DELETION_BLOCKED,
+            status=False,
+            reason=constants.REASON_NOT_BLOCKED,
+            message="Nothing holds a deletion of this server.",
+            generation=generation,
+        )
+
+    wanted = {
+        "status": state,
+        "taskState": "",
+        "observedGeneration": generation,
+        "ports": [record.to_status() for record in ports],
+        "portCount": len(ports),
+        "conditions": listed,
+    }
+    if all(current.get(key) == value for key, value in wanted.items()):
+        return
+
+    server = ref_of(body)
+    await runtime.servers.patch(
+        namespace=server.namespace, name=server.name, patch={"status": wanted}, status=True
+    )
+
+
+def _ready_reason(status: dict[str, Any]) -> str:
+    condition = conditions.find(list(status.get("conditions", [])), constants.CONDITION_READY)
+    return str(condition.get("reason", "")) if condition else ""

@@ -1,0 +1,202 @@
+"""The ``serverops`` command: run the operator, the local API server, or both.
+
+- ``serverops run`` runs the operator against the current kubeconfig (any cluster).
+- ``serverops apiserver`` runs only the local in-memory API server with the CRDs.
+- ``serverops dev`` runs both in one process, for trying the operator with kubectl.
+"""
+
+import asyncio
+import os
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import click
+import kopf
+
+from serverops import definitions, operating
+from serverops.config import ConfigurationError, OperatorConfig
+
+_LOG_FORMATS = {
+    "plain": kopf.LogFormat.PLAIN,
+    "full": kopf.LogFormat.FULL,
+    "json": kopf.LogFormat.JSON,
+}
+
+
+def _operator_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the flags shared by ``run`` and ``dev``: the operator's settings and logging."""
+    options = [
+        click.option(
+            "--local-boot-seconds",
+            type=float,
+            default=0.0,
+            show_default=True,
+            envvar="SERVEROPS_LOCAL_BOOT_SECONDS",
+            help="Seconds the local compute driver takes to boot a server (BUILD until then).",
+        ),
+        click.option(
+            "--retry-delay",
+            type=float,
+            default=2.0,
+            show_default=True,
+            envvar="SERVEROPS_RETRY_DELAY",
+            help="Seconds before retrying a step that failed on a transient API error.",
+        ),
+        click.option("-v", "--verbose", is_flag=True, help="Log at INFO level and above."),
+        click.option("-d", "--debug", is_flag=True, help="Log at DEBUG level and above."),
+        click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors."),
+        click.option(
+            "--log-format",
+            type=click.Choice(sorted(_LOG_FORMATS)),
+            default="full",
+            show_default=True,
+            envvar="SERVEROPS_LOG_FORMAT",
+            help="Log line format; json gives one object per line with the object reference.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.group()
+@click.version_option(package_name="serverops")
+def main() -> None:
+    """Servers with the deletion contract of OpenStack Nova, on Kubernetes."""
+
+
+@main.command()
+@click.option(
+    "-n",
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    help="Serve only this namespace (a name or a glob); repeat for more.",
+)
+@click.option("-A", "--all-namespaces", is_flag=True, help="Serve every namespace.")
+@click.option(
+    "--standalone",
+    is_flag=True,
+    envvar="SERVEROPS_STANDALONE",
+    help="Do not coordinate with other replicas through kopf's peering objects.",
+)
+@click.option("--peering", "peering_name", default=None, help="The kopf peering object to use.")
+@click.option("--priority", type=int, default=0, show_default=True, help="The peering priority.")
+@click.option("--liveness", "liveness_endpoint", default=None, help="Serve liveness at this URL.")
+@_operator_options
+def run(
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    standalone: bool,
+    peering_name: str | None,
+    priority: int,
+    liveness_endpoint: str | None,
+    **options: Any,
+) -> None:
+    """Run the operator against the cluster of the current kubeconfig."""
+    if not namespaces and not all_namespaces:
+        raise click.UsageError("Pass --all-namespaces (-A) or at least one --namespace (-n).")
+    config = _configure(options)
+    asyncio.run(
+        operating.run_operator(
+            config=config,
+            clusterwide=all_namespaces,
+            namespaces=namespaces,
+            standalone=standalone,
+            peering_name=peering_name,
+            priority=priority,
+            liveness_endpoint=liveness_endpoint,
+        )
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port", type=int, default=0, show_default=True, help="The port; 0 picks a free one."
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    required=True,
+    help="Where to write a kubeconfig that points at the server.",
+)
+def apiserver(host: str, port: int, kubeconfig: pathlib.Path) -> None:
+    """Run only the local in-memory Kubernetes API server, with the CRDs installed."""
+    asyncio.run(_serve_apiserver(host=host, port=port, kubeconfig=kubeconfig))
+
+
+@main.command()
+@click.option("--port", type=int, default=0, show_default=True, help="The API server's port.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    default=pathlib.Path(".dev/kubeconfig"),
+    show_default=True,
+    help="Where to write the kubeconfig for kubectl.",
+)
+@_operator_options
+def dev(port: int, kubeconfig: pathlib.Path, **options: Any) -> None:
+    """Run the local API server and the operator against it, in one process."""
+    config = _configure(options)
+    asyncio.run(_serve_dev(port=port, kubeconfig=kubeconfig, config=config))
+
+
+def _configure(options: dict[str, Any]) -> OperatorConfig:
+    kopf.configure(
+        verbose=bool(options.pop("verbose")),
+        debug=bool(options.pop("debug")),
+        quiet=bool(options.pop("quiet")),
+        log_format=_LOG_FORMATS[str(options.pop("log_format"))],
+    )
+    try:
+        return OperatorConfig(**options)
+    except ConfigurationError as error:
+        raise click.BadParameter(str(error)) from error
+
+
+async def _serve_apiserver(*, host: str, port: int, kubeconfig: pathlib.Path) -> None:
+    from serverops.apiserver import LocalAPIServer
+
+    server = LocalAPIServer(host=host, port=port, crd_paths=definitions.crd_paths())
+    await server.start()
+    try:
+        server.write_kubeconfig(kubeconfig)
+        click.echo(f"The local API server listens on {server.url}.")
+        click.echo(f"Its kubeconfig is {kubeconfig.resolve()}.")
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+async def _serve_dev(*, port: int, kubeconfig: pathlib.Path, config: OperatorConfig) -> None:
+    from serverops.apiserver import LocalAPIServer
+
+    server = LocalAPIServer(host="127.0.0.1", port=port, crd_paths=definitions.crd_paths())
+    await server.start()
+    try:
+        kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+        server.write_kubeconfig(kubeconfig)
+        path = kubeconfig.resolve()
+        click.echo(
+            f"The local API server listens on {server.url}; the operator runs against it.\n"
+            f"In another terminal:\n"
+            f"  export KUBECONFIG={path}\n"
+            f"  kubectl apply -f examples/\n"
+            f"  kubectl get servers,ports\n"
+            f"  kubectl delete server web-1\n"
+            f"Press Ctrl+C to stop both."
+        )
+        os.environ["KUBECONFIG"] = str(path)
+        await operating.run_operator(
+            config=config,
+            clusterwide=True,
+            namespaces=(),
+            standalone=True,
+            peering_name=None,
+            priority=0,
+            liveness_endpoint=None,
+        )
+    finally:
+        await server.stop()

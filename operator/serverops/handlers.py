@@ -1,0 +1,150 @@
+"""Every kopf registration of the operator; each handler is a thin call into the module
+that does the work (:mod:`building`, :mod:`deleting`, :mod:`portstatus`).
+
+Importing this module registers the handlers with kopf's default registry.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import kopf
+
+from serverops import (
+    building,
+    constants,
+    deleting,
+    kubeapi,
+    ports,
+    portstatus,
+    runtime,
+    waking,
+)
+from serverops.compute import LocalCompute
+from serverops.config import OperatorConfig
+from serverops.storages import MemoryDiffBaseStorage, MemoryProgressStorage
+
+SERVERS = (constants.GROUP, constants.VERSION, constants.SERVERS)
+PORTS = (constants.GROUP, constants.VERSION, constants.PORTS)
+
+CONFIG_KEY = "serverops_config"
+
+
+@kopf.on.startup()
+async def start(
+    *,
+    memo: kopf.Memo,
+    settings: kopf.OperatorSettings,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    # kopf passes each index to every handler as a keyword named after its function.
+    ports_by_server: ports.PortsByServer = kwargs["ports_by_server"]
+    ports_by_mac: ports.PortsByMac = kwargs["ports_by_mac"]
+    config: OperatorConfig = memo[CONFIG_KEY]
+    progress = settings.persistence.progress_storage
+    diffbase = settings.persistence.diffbase_storage
+    if not isinstance(progress, MemoryProgressStorage) or not isinstance(
+        diffbase, MemoryDiffBaseStorage
+    ):
+        raise kopf.PermanentError("Run serverops through its CLI, which sets kopf's storages.")
+
+    api_client = await kubeapi.connect()
+    port_objects = kubeapi.CustomObjects(api_client, plural=constants.PORTS)
+    memo["serverops_api_client"] = api_client
+    memo[runtime.MEMO_KEY] = runtime.Runtime(
+        config=config,
+        servers=kubeapi.CustomObjects(api_client, plural=constants.SERVERS),
+        ports=port_objects,
+        compute=LocalCompute(boot_seconds=config.local_boot_seconds),
+        network=ports.KubernetesPorts(port_objects, by_server=ports_by_server, by_mac=ports_by_mac),
+        progress=progress,
+        diffbase=diffbase,
+    )
+    logger.info(f"serverops is starting with {config}.")
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    api_client = memo.get("serverops_api_client")
+    if api_client is not None:
+        await api_client.close()
+
+
+@kopf.index(*PORTS)
+def ports_by_server(body: kopf.Body, **_: Any) -> dict[str, ports.PortEntry]:
+    return ports.server_keys(body)
+
+
+@kopf.index(*PORTS)
+def ports_by_mac(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ports.PortEntry]:
+    return ports.mac_keys(body)
+
+
+@kopf.on.create(*SERVERS, id="reconcile")
+@kopf.on.update(*SERVERS, id="reconcile", field="spec")
+async def reconcile_server(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    shared = runtime.of(memo)
+    with _retrying(shared):
+        await building.reconcile(body=body, runtime=shared, logger=logger)
+
+
+@kopf.timer(
+    *SERVERS,
+    id="finish-build",
+    interval=1.0,
+    when=lambda status, **_: status.get("status") == constants.STATUS_BUILD,
+)
+async def finish_build(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    shared = runtime.of(memo)
+    with _retrying(shared):
+        await building.check_build(body=body, runtime=shared, logger=logger)
+
+
+@kopf.on.delete(*SERVERS, id="delete")
+async def delete_server(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    shared = runtime.of(memo)
+    with _retrying(shared):
+        await deleting.delete(body=body, runtime=shared, logger=logger)
+
+
+@kopf.on.create(*PORTS, id="status")
+@kopf.on.update(*PORTS, id="status", field="spec")
+async def reconcile_port(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    shared = runtime.of(memo)
+    with _retrying(shared):
+        await portstatus.reconcile(body=body, runtime=shared, logger=logger)
+
+
+@kopf.index(*SERVERS)
+def servers_waiting_for_ports(
+    body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], waking.WaitingServer]:
+    return waking.waiting_keys(body)
+
+
+@kopf.on.event(*PORTS)
+async def wake_servers(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    waiting: waking.ServersByPort = kwargs["servers_waiting_for_ports"]
+    await waking.wake_servers_waiting_for(body, waiting=waiting, servers=runtime.of(memo).servers)
+
+
+@kopf.on.event(*SERVERS)
+@kopf.on.event(*PORTS)
+def forget_deleted(type: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
+    if type == "DELETED":
+        shared = runtime.of(memo)
+        shared.progress.forget(uid)
+        shared.diffbase.forget(uid)
+
+
+@contextlib.contextmanager
+def _retrying(shared: runtime.Runtime) -> Iterator[None]:
+    """Turn a failed API call into a retry after the configured delay, not kopf's 60 s."""
+    try:
+        yield
+    except kubeapi.APIError as error:
+        raise kopf.TemporaryError(
+            f"{error}; retrying in {shared.config.retry_delay:g}s.",
+            delay=shared.config.retry_delay,
+        ) from error

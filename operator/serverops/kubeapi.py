@@ -1,0 +1,195 @@
+"""Calls to the Kubernetes API for the operator's own kinds, with the errors it acts on.
+
+The handlers never see ``kubernetes_asyncio`` exceptions: every failed call raises one of
+the :class:`APIError` subclasses below, which say what happened in the API's own terms
+(not found, already exists, conflict, invalid), so that each step can decide whether a
+failure means "done already", "retry" or "stop".
+"""
+
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from serverops import constants
+
+logger = logging.getLogger(__name__)
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+Body = dict[str, Any]
+JSONPatch = list[dict[str, Any]]
+
+
+class APIError(Exception):
+    """A request to the Kubernetes API failed; ``status`` is the HTTP status, 0 if none."""
+
+    def __init__(self, message: str, *, status: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class NotFound(APIError):
+    """The object does not exist (404)."""
+
+
+class AlreadyExists(APIError):
+    """An object with that name exists already (409 AlreadyExists)."""
+
+
+class Conflict(APIError):
+    """The object changed since it was read (409 Conflict), or a JSON patch test failed."""
+
+
+class Invalid(APIError):
+    """The request is invalid for this object (422), for example a failed JSON patch test."""
+
+
+async def connect() -> client.ApiClient:
+    """Create an API client from the in-cluster service account, else from the kubeconfig."""
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        await config.load_kube_config()
+    return client.ApiClient()
+
+
+class CustomObjects:
+    """The namespaced objects of one plural of the operator's API group."""
+
+    def __init__(self, api_client: client.ApiClient, *, plural: str) -> None:
+        self._api = client.CustomObjectsApi(api_client)
+        self._plural = plural
+
+    @property
+    def plural(self) -> str:
+        return self._plural
+
+    async def get(self, *, namespace: str, name: str) -> Body:
+        return await self._call(
+            "get",
+            namespace,
+            name,
+            self._api.get_namespaced_custom_object,
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            self._plural,
+            name,
+        )
+
+    async def create(self, *, namespace: str, body: Body) -> Body:
+        name = body.get("metadata", {}).get("name", "")
+        return await self._call(
+            "create",
+            namespace,
+            name,
+            self._api.create_namespaced_custom_object,
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            self._plural,
+            body,
+        )
+
+    async def patch(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        patch: Body | JSONPatch,
+        status: bool = False,
+    ) -> Body:
+        """Apply a merge patch (a dict) or a JSON patch (a list) to the object or its status."""
+        method = (
+            self._api.patch_namespaced_custom_object_status
+            if status
+            else self._api.patch_namespaced_custom_object
+        )
+        content_type = JSON_PATCH if isinstance(patch, list) else MERGE_PATCH
+        return await self._call(
+            "patch status of" if status else "patch",
+            namespace,
+            name,
+            method,
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            self._plural,
+            name,
+            patch,
+            _content_type=content_type,
+        )
+
+    async def delete(self, *, namespace: str, name: str, uid: str | None = None) -> Body:
+        """Delete the object; with ``uid``, only if it is still that very object.
+
+        Returns the API's answer: a ``Status`` with ``status: Success`` when the object is
+        gone at once, or the object with its ``deletionTimestamp`` when finalizers hold it.
+        """
+        options = client.V1DeleteOptions(
+            propagation_policy="Background",
+            preconditions=client.V1Preconditions(uid=uid) if uid else None,
+        )
+        return await self._call(
+            "delete",
+            namespace,
+            name,
+            self._api.delete_namespaced_custom_object,
+            constants.GROUP,
+            constants.VERSION,
+            namespace,
+            self._plural,
+            name,
+            body=options,
+        )
+
+    async def _call(
+        self, verb: str, namespace: str, name: str, method: Any, *args: Any, **kwargs: Any
+    ) -> Body:
+        try:
+            result: Body = await method(*args, **kwargs)
+        except ApiException as error:
+            raise _translate(
+                error, f"Failed to {verb} {self._plural} {namespace}/{name}"
+            ) from error
+        except (TimeoutError, aiohttp.ClientError) as error:
+            message = f"Failed to {verb} {self._plural} {namespace}/{name}: {error!r}"
+            raise APIError(message) from error
+        return result
+
+
+def is_gone(answer: Body) -> bool:
+    """Tell whether a DELETE's answer says the object no longer exists."""
+    if answer.get("kind") == "Status":
+        return answer.get("status") == "Success"
+    return not answer.get("metadata", {}).get("finalizers")
+
+
+def _translate(error: ApiException, context: str) -> APIError:
+    status = int(error.status or 0)
+    reason = ""
+    message = str(error.reason or "")
+    try:
+        details = json.loads(error.body or "{}")
+    except (TypeError, ValueError):
+        details = {}
+    if isinstance(details, dict):
+        reason = str(details.get("reason", ""))
+        message = str(details.get("message", message))
+
+    text = f"{context}: {status} {reason}: {message}".rstrip(": ")
+    if status == 404:
+        return NotFound(text, status=status, reason=reason)
+    if status == 409 and reason == "AlreadyExists":
+        return AlreadyExists(text, status=status, reason=reason)
+    if status == 409:
+        return Conflict(text, status=status, reason=reason)
+    if status == 422:
+        return Invalid(text, status=status, reason=reason)
+    return APIError(text, status=status, reason=reason)
