@@ -1,0 +1,265 @@
+"""
+The public entry points: :class:`LocalAPIServer`, :class:`ThreadedAPIServer` and
+:func:`serve_forever`.
+
+:class:`LocalAPIServer` runs in the caller's event loop (async tests, the operator's
+own process). :class:`ThreadedAPIServer` runs one in a background thread with its own
+loop, for synchronous tests that call kubectl or the blocking ``kubernetes`` client.
+:func:`serve_forever` runs one until cancelled, for the ``serverops apiserver`` command.
+The server listens on loopback addresses only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import pathlib
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import yaml
+from aiohttp import web
+
+from serverops.apiserver import app, clock, cluster, faults, handlers, stats
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+DEFAULT_CONTEXT = "serverops-local"
+
+T = TypeVar("T")
+
+
+def kubeconfig(
+    url: str, *, context: str = DEFAULT_CONTEXT, namespace: str = "default"
+) -> dict[str, Any]:
+    """Build a kubeconfig for an unauthenticated plain-HTTP server."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": context, "cluster": {"server": url}}],
+        "users": [{"name": context, "user": {}}],
+        "contexts": [
+            {
+                "name": context,
+                "context": {"cluster": context, "user": context, "namespace": namespace},
+            }
+        ],
+        "current-context": context,
+        "preferences": {},
+    }
+
+
+class LocalAPIServer:
+    """An in-memory Kubernetes API server on a loopback port, in the current event loop."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        crd_paths: Iterable[str | pathlib.Path] = (),
+        clock: clock.Clock | None = None,
+        *,
+        watch_window: int = 10_000,
+        bookmark_interval: float = 60.0,
+        default_watch_timeout: float = 1800.0,
+    ) -> None:
+        if host not in LOOPBACK_HOSTS:
+            raise ValueError(f"the local API server listens on loopback only, not on {host!r}")
+        self.host = host
+        self.port = port
+        self.crd_paths = list(crd_paths)
+        self.clock = clock
+        self.watch_window = watch_window
+        self.settings = handlers.Settings(
+            bookmark_interval=bookmark_interval, default_watch_timeout=default_watch_timeout
+        )
+        self.stats = stats.RequestStats()
+        self.faults = faults.Faults()
+        self.cluster: cluster.Cluster | None = None
+        self.application: app.APIApplication | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        """Listen, start the controllers, and apply the CRDs until they are Established."""
+        self.cluster = cluster.Cluster(clock_=self.clock, watch_window=self.watch_window)
+        self.cluster.start()
+        self.application = app.APIApplication(
+            self.cluster, settings=self.settings, request_stats=self.stats, fault_rules=self.faults
+        )
+        self._runner = web.AppRunner(
+            self.application.build(), access_log=None, handler_cancellation=True
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=0.5)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        self.application.server_address = f"{self.host}:{self.port}"
+        await self.cluster.apply_crd_files(self.crd_paths)
+        logger.info(f"The local API server is listening on {self.url}.")
+
+    async def stop(self) -> None:
+        """Close watches and connections and stop the controllers."""
+        if self.application is not None:
+            self.application.resources.stop_watches()
+            self.faults.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.cluster is not None:
+            await self.cluster.stop()
+        logger.info(f"The local API server on {self.url} has stopped.")
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the built-in controllers (GC, namespaces, CRDs) have caught up."""
+        assert self.cluster is not None, "the server is not started"
+        await self.cluster.settle(timeout=timeout)
+
+    def write_kubeconfig(
+        self, path: str | pathlib.Path, context: str = DEFAULT_CONTEXT, namespace: str = "default"
+    ) -> pathlib.Path:
+        """Write a kubeconfig usable by kubectl, kopf and the kubernetes clients."""
+        target = pathlib.Path(path)
+        target.write_text(
+            yaml.safe_dump(kubeconfig(self.url, context=context, namespace=namespace))
+        )
+        return target
+
+    async def __aenter__(self) -> LocalAPIServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+
+class ThreadedAPIServer:
+    """A :class:`LocalAPIServer` in a background thread, driven by blocking calls."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        crd_paths: Sequence[Any] = (),
+        clock: clock.Clock | None = None,
+        **options: Any,
+    ) -> None:
+        self.server = LocalAPIServer(host, port, crd_paths, clock, **options)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def stats(self) -> stats.RequestStats:
+        return self.server.stats
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the server thread and block until the server listens."""
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(
+            target=loop.run_forever, name="local-apiserver", daemon=True
+        )
+        self._thread.start()
+        self._run(self.server.start(), timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        try:
+            self._run(self.server.stop(), timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+            self._loop.close()
+            self._loop = None
+            self._thread = None
+
+    def _run(self, coroutine: Any, timeout: float | None) -> Any:
+        assert self._loop is not None, "the server thread is not running"
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the local API server did not answer within {timeout}s") from None
+
+    def call(self, function: Callable[[], T], timeout: float | None = 30.0) -> T:
+        """Run a function on the server's loop thread and return its result."""
+
+        async def run() -> T:
+            return function()
+
+        return self._run(run(), timeout)  # type: ignore[no-any-return]
+
+    def write_kubeconfig(
+        self, path: str | pathlib.Path, context: str = DEFAULT_CONTEXT, namespace: str = "default"
+    ) -> pathlib.Path:
+        return self.server.write_kubeconfig(path, context=context, namespace=namespace)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        self._run(self.server.settle(timeout), timeout + 1)
+
+    def add_fault(self, **fields: Any) -> str:
+        """Add a fault rule (see :class:`~serverops.apiserver.faults.FaultRule`); return its id."""
+        return self.call(lambda: self.server.faults.add(**fields).id)
+
+    def remove_fault(self, rule_id: str) -> None:
+        self.call(lambda: self.server.faults.remove(rule_id))
+
+    def wait_held(
+        self, rule_id: str, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._run(
+            self.server.faults.wait_held(rule_id, count=count, timeout=timeout), timeout + 1
+        )
+        return result
+
+    def release(self, rule_id: str, count: int | None = None) -> int:
+        return self.call(lambda: self.server.faults.release(rule_id, count=count))
+
+    def drop(self, rule_id: str, count: int | None = None) -> int:
+        return self.call(lambda: self.server.faults.drop(rule_id, count=count))
+
+    def __enter__(self) -> ThreadedAPIServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+async def serve_forever(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    kubeconfig_path: str | pathlib.Path | None = None,
+    crd_paths: Iterable[str | pathlib.Path] = (),
+    context: str = DEFAULT_CONTEXT,
+    ready: Callable[[LocalAPIServer], None] | None = None,
+) -> None:
+    """Run a server until the task is cancelled, e.g. by Ctrl+C under ``asyncio.run``.
+
+    ``ready`` is called once the server listens and the kubeconfig (if any) is written.
+    """
+    server = LocalAPIServer(host, port, crd_paths)
+    await server.start()
+    try:
+        if kubeconfig_path is not None:
+            server.write_kubeconfig(kubeconfig_path, context=context)
+            logger.info(f"Wrote the kubeconfig of {server.url} to {kubeconfig_path}.")
+        if ready is not None:
+            ready(server)
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
