@@ -98,7 +98,10 @@ def _terminating(rtype: ResourceType, namespace: str, name: str) -> errors.APIEr
         group=rtype.group,
         plural=rtype.plural,
         name=name,
-        message=f"unable to create new content in namespace {namespace} because it is being terminated",
+        message=(
+            f"unable to create new content in namespace {namespace} because it is being "
+            "terminated"
+        ),
         causes=[cause],
     )
 

@@ -34,6 +34,17 @@ from serverops.apiserver.resources import Object, PrinterColumn, ResourceType, S
 GROUP = "apiextensions.k8s.io"
 PLURAL = "customresourcedefinitions"
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+# The order in which kube-apiserver lists the verbs of custom resources in discovery.
+CUSTOM_RESOURCE_VERBS = (
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "create",
+    "update",
+    "watch",
+)
 _COLUMN_TYPES = ("integer", "number", "string", "boolean", "date")
 
 
@@ -203,6 +214,7 @@ def resource_types(crd: Object) -> list[ResourceType]:
                 schema=schema.StructuralSchema(openapi),
                 openapi_schema=openapi,
                 printer_columns=(builtins.NAME_COLUMN, *columns),
+                verbs=CUSTOM_RESOURCE_VERBS,
                 custom=True,
             )
         )

@@ -48,7 +48,8 @@ def parse_delete_options(body: Any, query: dict[str, str]) -> dict[str, Any]:
             422,
             "Invalid",
             'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Invalid value: '
-            f"{errors.quote(str(policy))}: orphanDependents and deletionPropagation cannot be both set",
+            f"{errors.quote(str(policy))}: orphanDependents and deletionPropagation cannot be "
+            "both set",
             details={"group": "meta.k8s.io", "kind": "DeleteOptions", "causes": []},
         )
     return options

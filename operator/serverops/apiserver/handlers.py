@@ -132,7 +132,8 @@ class ResourceHandlers:
         items = [rtype.present(obj) for obj in page.items]
         accept = request.headers.get("Accept", "")
         if tables.wants_table(accept):
-            return Result(200, self._table(rtype, items, request, meta))
+            table_meta = {key: value for key, value in meta.items() if value != ""}
+            return Result(200, self._table(rtype, items, request, table_meta))
         if _PARTIAL in accept.split(",")[0]:
             body = {
                 "kind": "PartialObjectMetadataList",

@@ -81,6 +81,7 @@ class LocalAPIServer:
         self.cluster: cluster.Cluster | None = None
         self.application: app.APIApplication | None = None
         self._runner: web.AppRunner | None = None
+        self.kubeconfig_path: pathlib.Path | None = None  # the last one written
 
     @property
     def url(self) -> str:
@@ -95,10 +96,13 @@ class LocalAPIServer:
             self.cluster, settings=self.settings, request_stats=self.stats, fault_rules=self.faults
         )
         self._runner = web.AppRunner(
-            self.application.build(), access_log=None, handler_cancellation=True
+            self.application.build(),
+            access_log=None,
+            handler_cancellation=True,
+            shutdown_timeout=0.5,
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
         self.application.server_address = f"{self.host}:{self.port}"
@@ -130,6 +134,7 @@ class LocalAPIServer:
         target.write_text(
             yaml.safe_dump(kubeconfig(self.url, context=context, namespace=namespace))
         )
+        self.kubeconfig_path = target
         return target
 
     async def __aenter__(self) -> LocalAPIServer:
@@ -163,6 +168,10 @@ class ThreadedAPIServer:
     def stats(self) -> stats.RequestStats:
         return self.server.stats
 
+    @property
+    def kubeconfig_path(self) -> pathlib.Path | None:
+        return self.server.kubeconfig_path
+
     def start(self, timeout: float = 30.0) -> None:
         """Start the server thread and block until the server listens."""
         loop = asyncio.new_event_loop()
@@ -171,7 +180,11 @@ class ThreadedAPIServer:
             target=loop.run_forever, name="local-apiserver", daemon=True
         )
         self._thread.start()
-        self._run(self.server.start(), timeout)
+        try:
+            self._run(self.server.start(), timeout)
+        except BaseException:
+            self.stop(timeout)
+            raise
 
     def stop(self, timeout: float = 30.0) -> None:
         if self._loop is None or self._thread is None:
