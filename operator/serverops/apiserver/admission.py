@@ -99,8 +99,7 @@ def _terminating(rtype: ResourceType, namespace: str, name: str) -> errors.APIEr
         plural=rtype.plural,
         name=name,
         message=(
-            f"unable to create new content in namespace {namespace} because it is being "
-            "terminated"
+            f"unable to create new content in namespace {namespace} because it is being terminated"
         ),
         causes=[cause],
     )

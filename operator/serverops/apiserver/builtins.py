@@ -270,6 +270,7 @@ def _events_v1_type() -> ResourceType:
         tracks_generation=False,
         strategy=EventStrategy(),
         converter=events.EventsV1Converter(),
+        storage=("", "events"),
     )
 
 

@@ -135,6 +135,9 @@ class Registry:
             )
         kind = body.get("kind")
         api_version = body.get("apiVersion")
+        if not kind and not rtype.custom:
+            # Built-in kinds decode into a known type, so the URL supplies what is missing.
+            kind, api_version = rtype.kind, api_version or rtype.api_version
         if not kind:
             raise errors.bad_request(
                 f"Object 'Kind' is missing in '{orjson.dumps(body).decode()[:200]}'"

@@ -100,6 +100,8 @@ class ResourceType:
     name_is_label: bool = False
     strategy: Strategy = dataclasses.field(default_factory=Strategy)
     converter: events.Converter | None = None
+    # The (group, plural) whose objects this version serves, when another group stores them.
+    storage: tuple[str, str] | None = None
     custom: bool = False
 
     def present(self, obj: Object) -> Object:
@@ -121,7 +123,7 @@ class ResourceType:
     @property
     def key(self) -> tuple[str, str]:
         """The storage identity: all versions of a resource share its objects."""
-        return (self.group, self.plural)
+        return self.storage or (self.group, self.plural)
 
     @property
     def strategic_merge(self) -> bool:
