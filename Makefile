@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 ## Run the local API server with the CRDs and the operator against it.
 dev: $(STAMP)
-	$(BIN)/serverops dev --kubeconfig .dev/kubeconfig --local-boot-seconds 2 --verbose
+	$(BIN)/serverops dev --kubeconfig .dev/kubeconfig -- --local-boot-seconds 2 --verbose
 
 ## Run the whole test suite.
 test: $(STAMP)

@@ -8,6 +8,7 @@
 import asyncio
 import os
 import pathlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -136,11 +137,15 @@ def apiserver(host: str, port: int, kubeconfig: pathlib.Path) -> None:
     show_default=True,
     help="Where to write the kubeconfig for kubectl.",
 )
-@_operator_options
-def dev(port: int, kubeconfig: pathlib.Path, **options: Any) -> None:
-    """Run the local API server and the operator against it, in one process."""
-    config = _configure(options)
-    asyncio.run(_serve_dev(port=port, kubeconfig=kubeconfig, config=config))
+@click.argument("operator_args", nargs=-1, type=click.UNPROCESSED)
+def dev(port: int, kubeconfig: pathlib.Path, operator_args: tuple[str, ...]) -> None:
+    """Run the local API server, and the operator against it.
+
+    The operator runs as a child process, exactly as `serverops run --all-namespaces`
+    would; OPERATOR_ARGS (after --) are passed on to it, for example
+    `serverops dev -- --local-boot-seconds 3 --verbose`.
+    """
+    asyncio.run(_serve_dev(port=port, kubeconfig=kubeconfig, operator_args=operator_args))
 
 
 def _configure(options: dict[str, Any]) -> OperatorConfig:
@@ -170,11 +175,14 @@ async def _serve_apiserver(*, host: str, port: int, kubeconfig: pathlib.Path) ->
         await server.stop()
 
 
-async def _serve_dev(*, port: int, kubeconfig: pathlib.Path, config: OperatorConfig) -> None:
+async def _serve_dev(
+    *, port: int, kubeconfig: pathlib.Path, operator_args: tuple[str, ...]
+) -> None:
     from serverops.apiserver import LocalAPIServer
 
     server = LocalAPIServer(host="127.0.0.1", port=port, crd_paths=definitions.crd_paths())
     await server.start()
+    operator: asyncio.subprocess.Process | None = None
     try:
         kubeconfig.parent.mkdir(parents=True, exist_ok=True)
         server.write_kubeconfig(kubeconfig)
@@ -188,15 +196,20 @@ async def _serve_dev(*, port: int, kubeconfig: pathlib.Path, config: OperatorCon
             f"  kubectl delete server web-1\n"
             f"Press Ctrl+C to stop both."
         )
-        os.environ["KUBECONFIG"] = str(path)
-        await operating.run_operator(
-            config=config,
-            clusterwide=True,
-            namespaces=(),
-            standalone=True,
-            peering_name=None,
-            priority=0,
-            liveness_endpoint=None,
+        operator = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "serverops",
+            "run",
+            "--all-namespaces",
+            "--standalone",
+            *operator_args,
+            env=dict(os.environ, KUBECONFIG=str(path)),
         )
+        code = await operator.wait()
+        raise click.ClickException(f"The operator exited with code {code}; see its log above.")
     finally:
+        if operator is not None and operator.returncode is None:
+            operator.terminate()
+            await operator.wait()
         await server.stop()
