@@ -62,7 +62,7 @@ def test_json_patch_must_be_a_list() -> None:
     assert raised.value.code == 400
 
 
-def test_strategic_merge_merges_lists_by_key_and_as_sets() -> None:
+def test_strategic_merge_of_lists() -> None:
     patch = {
         "metadata": {
             "finalizers": ["b/two", "a/one"],

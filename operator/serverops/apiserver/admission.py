@@ -31,7 +31,7 @@ class UserInfo:
 
 @dataclasses.dataclass
 class RequestContext:
-    """What one request carries through the registry besides its body."""
+    """The request data that the registry needs besides the body: user, dry run, validation."""
 
     user: UserInfo = dataclasses.field(default_factory=UserInfo)
     user_agent: str = ""

@@ -2,12 +2,12 @@
 CustomResourceDefinitions: their built-in kind and the controller that serves them.
 
 Creating a CRD stores it with empty ``acceptedNames`` and no conditions, as
-kube-apiserver does; the :class:`CRDController` then accepts its names, marks it
-``NamesAccepted`` and ``Established`` and starts serving every served version with the
+kube-apiserver does. The :class:`CRDController` then accepts its names, marks it
+``NamesAccepted`` and ``Established``, and serves every served version with the
 version's structural schema, status subresource and printer columns. Deleting a CRD
-adds the ``customresourcecleanup.apiextensions.k8s.io`` finalizer; the controller
-deletes all instances, waits for their finalizers, then releases the CRD and stops
-serving the resource.
+adds the ``customresourcecleanup.apiextensions.k8s.io`` finalizer. The controller then
+deletes all instances, waits for their finalizers, releases the CRD and stops serving
+the resource.
 """
 
 from __future__ import annotations
@@ -305,53 +305,52 @@ class CRDController(controllers.Controller):
         )
 
     def _clean_up(self, crd: Object) -> None:
-        rtypes = resource_types(crd)
-        remaining = 0
-        if rtypes:
-            bucket = self.registry.bucket(rtypes[0])
-            for obj in list(bucket.iterate()):
-                remaining += 1
-                meta = obj["metadata"]
-                if not meta.get("deletionTimestamp"):
-                    deletion.delete(
-                        self.registry,
-                        rtypes[0],
-                        meta.get("namespace", ""),
-                        meta["name"],
-                        {},
-                        self.context,
-                    )
-            remaining = bucket.count()
-        status = copy_object(crd.get("status") or {})
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Terminating"]
-        reason, message = (
-            (
-                "InstanceDeletionPending",
-                f"could not confirm zero CustomResources remaining: {remaining} remain",
-            )
-            if remaining
-            else ("InstanceDeletionCompleted", "removed all instances")
-        )
-        terminating = {
-            "type": "Terminating",
-            "status": "True",
-            "lastTransitionTime": self.registry.now(),
-            "reason": reason,
-            "message": message,
-        }
-        old_reasons = [condition.get("reason") for condition in status.get("conditions") or []]
-        conditions.append(terminating)
-        if [condition.get("reason") for condition in conditions] != old_reasons:
-            status["conditions"] = conditions
-            self._write_status(crd, status)
+        """Delete a terminating CRD's instances; release the CRD when none remain."""
+        remaining = self._delete_instances(crd)
+        self._report_terminating(crd, remaining)
         if remaining:
             return
-        crd = self.registry.bucket(self.crd).get("", crd["metadata"]["name"]) or crd
-        body = copy_object(crd)
+        current = self.registry.bucket(self.crd).get("", crd["metadata"]["name"]) or crd
+        body = copy_object(current)
         body["metadata"]["finalizers"] = [
             item for item in body["metadata"].get("finalizers") or [] if item != CLEANUP_FINALIZER
         ]
         self.registry.update(self.crd, "", crd["metadata"]["name"], body, self.context)
+
+    def _delete_instances(self, crd: Object) -> int:
+        rtypes = resource_types(crd)
+        if not rtypes:
+            return 0
+        rtype = rtypes[0]
+        bucket = self.registry.bucket(rtype)
+        for obj in list(bucket.iterate()):
+            meta = obj["metadata"]
+            if not meta.get("deletionTimestamp"):
+                namespace = meta.get("namespace", "")
+                deletion.delete(self.registry, rtype, namespace, meta["name"], {}, self.context)
+        return bucket.count()
+
+    def _report_terminating(self, crd: Object, remaining: int) -> None:
+        if remaining:
+            reason = "InstanceDeletionPending"
+            message = f"could not confirm zero CustomResources remaining: {remaining} remain"
+        else:
+            reason, message = "InstanceDeletionCompleted", "removed all instances"
+        status = copy_object(crd.get("status") or {})
+        previous = status.get("conditions") or []
+        conditions = [c for c in previous if c.get("type") != "Terminating"]
+        conditions.append(
+            {
+                "type": "Terminating",
+                "status": "True",
+                "lastTransitionTime": self.registry.now(),
+                "reason": reason,
+                "message": message,
+            }
+        )
+        if [c.get("reason") for c in conditions] != [c.get("reason") for c in previous]:
+            status["conditions"] = conditions
+            self._write_status(crd, status)
 
     def _stop_serving(self, name: str) -> None:
         key = self.served.pop(name, None)

@@ -1,7 +1,7 @@
 """
 Deletion of objects: DeleteOptions, finalizers and the deletionTimestamp.
 
-A DELETE removes an object at once when it has no finalizers and answers 200 with a
+A DELETE removes an object at once when it has no finalizers and returns 200 with a
 ``Status`` of Success. Otherwise the object gets a ``deletionTimestamp`` (with
 ``deletionGracePeriodSeconds: 0`` and one more ``generation``) and stays until its
 finalizers are removed; the answer is the object. The propagation policy adds the
@@ -106,7 +106,7 @@ def _apply_policy(finalizers: list[str], policy: str | None) -> list[str]:
 
 
 def success_status(rtype: ResourceType, obj: Object) -> Object:
-    """The ``Status`` body of a deletion that removed the object at once."""
+    """Build the ``Status`` body of a deletion that removed the object at once."""
     details: dict[str, Any] = {"name": obj["metadata"]["name"]}
     if rtype.group:
         details["group"] = rtype.group
@@ -142,32 +142,38 @@ def delete(
         old_object=old,
         context=context,
     )
+
+    # A first deletion may add kind-specific finalizers; every one may change the
+    # garbage collector's finalizers according to the propagation policy.
     new = copy_object(old)
     meta = new["metadata"]
-    finalizers = _apply_policy(meta.get("finalizers") or [], _policy(options))
     if not meta.get("deletionTimestamp"):
         rtype.strategy.prepare_for_delete(new)
-        finalizers = _apply_policy(meta.get("finalizers") or [], _policy(options))
-    pending = bool(finalizers) or rtype.strategy.pending_finalization(new)
+    finalizers = _apply_policy(meta.get("finalizers") or [], _policy(options))
     bucket = registry.bucket(rtype)
-    if not pending:
+    if not finalizers and not rtype.strategy.pending_finalization(new):
         if not context.dry_run:
             registry.store.remove(bucket, old)
         return True, success_status(rtype, old)
+
+    # Otherwise the object stays, marked as being deleted, until its finalizers finish.
     if finalizers:
         meta["finalizers"] = finalizers
     else:
         meta.pop("finalizers", None)
     if not meta.get("deletionTimestamp"):
-        meta["deletionTimestamp"] = registry.now()
-        if rtype.key != ("", "namespaces"):
-            meta["deletionGracePeriodSeconds"] = 0
-        if rtype.tracks_generation and "generation" in meta:
-            meta["generation"] = int(meta["generation"]) + 1
-    if new == old or context.dry_run:
-        return False, new
-    registry.store.commit(bucket, new, old)
+        _mark_deleted(registry, rtype, meta)
+    if new != old and not context.dry_run:
+        registry.store.commit(bucket, new, old)
     return False, new
+
+
+def _mark_deleted(registry: Registry, rtype: ResourceType, meta: dict[str, Any]) -> None:
+    meta["deletionTimestamp"] = registry.now()
+    if rtype.key != ("", "namespaces"):
+        meta["deletionGracePeriodSeconds"] = 0
+    if rtype.tracks_generation and "generation" in meta:
+        meta["generation"] = int(meta["generation"]) + 1
 
 
 def delete_collection(

@@ -2,9 +2,9 @@
 Handlers of the resource verbs: get, list, watch, create, update, patch, delete.
 
 Each handler turns a parsed :class:`~serverops.apiserver.routing.Target` and the
-request's query and body into a call of the registry, and the result into the JSON
-body kube-apiserver would send: the object, a ``<Kind>List``, a ``Table`` when the
-client asks for one (``kubectl get``), or ``PartialObjectMetadata``.
+request's query and body into a call of the registry. It turns the result into the
+JSON body that kube-apiserver would send: the object, a ``<Kind>List``, a ``Table``
+when the client asks for one (``kubectl get``), or ``PartialObjectMetadata``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Settings:
 
 @dataclasses.dataclass
 class Result:
-    """A handler's answer before encoding."""
+    """A handler's response before encoding."""
 
     status: int
     body: Any
@@ -124,12 +124,14 @@ class ResourceHandlers:
             limit=limit,
             continue_token=query.get("continue", ""),
         )
+
         meta: dict[str, Any] = {"resourceVersion": str(page.resource_version)}
         if page.continue_token or rtype.custom:
             meta["continue"] = page.continue_token
         if page.remaining is not None:
             meta["remainingItemCount"] = page.remaining
         items = [rtype.present(obj) for obj in page.items]
+
         accept = request.headers.get("Accept", "")
         if tables.wants_table(accept):
             table_meta = {key: value for key, value in meta.items() if value != ""}

@@ -1,10 +1,10 @@
 """
 The generic registry: reads and writes of objects with kube-apiserver's semantics.
 
-Writes follow the steps of kube-apiserver's generic store: decode and check the body,
-keep server-owned metadata, apply the status-subresource split, prune and default
-custom resources, validate (422 with causes), run admission, check the
-resourceVersion precondition (409), and commit under the next resourceVersion.
+Writes follow the steps of kube-apiserver's generic store. They decode and check the
+body and the resourceVersion precondition (409), keep server-owned metadata, apply the
+status-subresource split, and prune and default custom resources. Then they validate
+(422 with causes), run admission, and commit under the next resourceVersion.
 ``metadata.generation`` grows only when the object's spec (everything but metadata and
 status) changes. An update that leaves an object being deleted with no finalizers
 removes it. Deletion lives in :mod:`serverops.apiserver.deletion`.
@@ -71,22 +71,18 @@ class Registry:
         obj = self.decode(rtype, body)
         meta = obj["metadata"]
         self._place_in_namespace(rtype, meta, namespace)
-        if meta.get("resourceVersion"):
-            raise errors.bad_request("resourceVersion should not be set on objects to be created")
-        if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = self._generate_name(rtype, meta)
-        for key in (*_SYSTEM_FIELDS, "selfLink", "managedFields", "generation"):
-            meta.pop(key, None)
-        meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = self.now()
-        if rtype.tracks_generation:
-            meta["generation"] = 1
+        self._initialize_metadata(rtype, meta)
+
+        # Defaults come before validation, so that defaulted fields satisfy the schema.
         self._apply_schema(rtype, obj, context)
         rtype.strategy.prepare_for_create(obj)
         problems = metadata.validate_object_meta(meta, name_is_label=rtype.name_is_label)
         problems += self._validate_schema(rtype, obj) + rtype.strategy.validate(obj)
         if problems:
             raise self._invalid(rtype, meta.get("name") or meta.get("generateName", ""), problems)
+
+        # As in kube-apiserver, admission (e.g. a terminating namespace, 403) comes before
+        # the check for an existing name (409).
         self.admission.admit(
             operation="CREATE",
             resource=rtype,
@@ -100,10 +96,21 @@ class Registry:
         bucket = self.bucket(rtype)
         if bucket.get(meta.get("namespace", ""), meta["name"]) is not None:
             raise errors.already_exists(group=rtype.group, plural=rtype.plural, name=meta["name"])
-        if context.dry_run:
-            return obj
-        self.store.commit(bucket, obj, None)
+        if not context.dry_run:
+            self.store.commit(bucket, obj, None)
         return obj
+
+    def _initialize_metadata(self, rtype: ResourceType, meta: dict[str, Any]) -> None:
+        if meta.get("resourceVersion"):
+            raise errors.bad_request("resourceVersion should not be set on objects to be created")
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = self._generate_name(rtype, meta)
+        for key in (*_SYSTEM_FIELDS, "selfLink", "managedFields", "generation"):
+            meta.pop(key, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = self.now()
+        if rtype.tracks_generation:
+            meta["generation"] = 1
 
     def _place_in_namespace(
         self, rtype: ResourceType, meta: dict[str, Any], namespace: str
@@ -245,9 +252,8 @@ class Registry:
         subresource: str,
     ) -> Object:
         old_meta = old["metadata"]
-        meta = new["metadata"]
-        self._check_identity(rtype, old_meta, meta)
-        requested = meta.get("resourceVersion")
+        self._check_identity(rtype, old_meta, new["metadata"])
+        requested = new["metadata"].get("resourceVersion")
         if requested and requested != old_meta["resourceVersion"]:
             raise errors.conflict(
                 group=rtype.group,
@@ -255,14 +261,12 @@ class Registry:
                 name=old_meta["name"],
                 reason=errors.STALE_OBJECT,
             )
+
+        # Build the object as it would be stored, then validate it.
         new = self._split_subresource(rtype, old, new, subresource)
         meta = new["metadata"]
         self._keep_system_fields(rtype, old_meta, meta)
-        if subresource != "status":
-            self._apply_schema(rtype, new, context)
-        elif rtype.schema is not None:
-            rtype.schema.prune(new)
-            rtype.schema.default(new)
+        self._apply_schema(rtype, new, context)
         if not subresource:
             rtype.strategy.prepare_for_update(new, old)
         problems = self._validate_update(rtype, new, old)
@@ -273,6 +277,7 @@ class Registry:
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if new == old:
             return old  # a no-op update writes nothing and keeps the resourceVersion
+
         self.admission.admit(
             operation="UPDATE",
             resource=rtype,
@@ -285,12 +290,14 @@ class Registry:
         )
         if context.dry_run:
             return new
+        return self._commit_update(rtype, new, old)
+
+    def _commit_update(self, rtype: ResourceType, new: Object, old: Object) -> Object:
+        """Store an update, or remove the object when it was the last finalizer's."""
         bucket = self.bucket(rtype)
-        if (
-            meta.get("deletionTimestamp")
-            and not meta.get("finalizers")
-            and not rtype.strategy.pending_finalization(new)
-        ):
+        meta = new["metadata"]
+        finalized = not meta.get("finalizers") and not rtype.strategy.pending_finalization(new)
+        if meta.get("deletionTimestamp") and finalized:
             meta.pop("finalizers", None)
             return self.store.remove(bucket, new).object
         self.store.commit(bucket, new, old)

@@ -1,10 +1,10 @@
 """
 Resource types served by the local API server.
 
-A :class:`ResourceType` describes one served resource (one group, version and plural):
-its names for discovery, its scope, which subresources and patch types it accepts, how
-tables render it, which field selectors it supports, and the :class:`Strategy` hooks
-that default and validate its objects. Built-in kinds are declared in
+A :class:`ResourceType` describes one served resource (one group, version and plural).
+It holds the names for discovery, the scope, the subresources and patch types, the
+table columns and the supported field selectors. Its :class:`Strategy` hooks default
+and validate the objects. Built-in kinds are declared in
 :mod:`serverops.apiserver.builtins`; custom resources get theirs from their CRD.
 """
 
@@ -53,7 +53,7 @@ class Strategy:
         return []
 
     def pending_finalization(self, obj: Object) -> bool:
-        """Tell whether a kind-specific finalizer still holds a deleted object."""
+        """Tell whether a kind-specific finalizer still keeps a deleted object."""
         return False
 
     def prepare_for_delete(self, obj: Object) -> None:

@@ -209,7 +209,8 @@ def validate_value(schema: Schema, value: Any, path: str) -> list[FieldError]:
     type_error = _check_type(schema, value, path)
     if type_error:
         return [type_error]
-    result = _check_composition(schema, value, path)
+    composed = "allOf" in schema or "anyOf" in schema or "oneOf" in schema or "not" in schema
+    result = _check_composition(schema, value, path) if composed else []
     if "enum" in schema and value not in schema["enum"]:
         supported = [
             item if isinstance(item, str) else orjson.dumps(item).decode()
@@ -274,7 +275,7 @@ def _check_composition(schema: Schema, value: Any, path: str) -> list[FieldError
 
 
 def _fewest(failures: list[list[FieldError]]) -> list[FieldError]:
-    """The errors of the alternative that came closest to validating."""
+    """Return the errors of the alternative that came closest to validating."""
     return min(failures, key=len)
 
 
