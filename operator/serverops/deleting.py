@@ -1,10 +1,13 @@
 """The hard delete of a Server: the work the finalizer does before it lets the server go.
 
-It follows Nova's order for DELETE /servers/{id}: destroy the instance, then free the
-network (delete the ports made for the server, unbind the user's own), and only then
-release the object. Every step reads the state it acts on, so a run interrupted at any
-point, even by SIGKILL, is finished by the next one: a port that is gone counts as
-freed, and an unbind only touches a port still bound to this very server.
+It runs as two kopf handlers, one after the other. :func:`begin` checks the lock and
+records ``taskState: deleting``; :func:`free` follows Nova's order for DELETE
+/servers/{id}: destroy the instance, then free the network (delete the ports made for
+the server, unbind the user's own). kopf releases the finalizer after both.
+
+Every step reads the state it acts on, so a run interrupted at any point, even by
+SIGKILL, is finished by the next one: a port that is gone counts as freed, and an
+unbind only touches a port still bound to this very server.
 """
 
 from typing import Any
@@ -18,8 +21,15 @@ from serverops.network import PortRecord
 from serverops.runtime import Runtime
 
 
-async def delete(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
-    """Free the server's instance and ports, or hold the deletion while it is locked."""
+async def begin(
+    *, body: kopf.Body, patch: kopf.Patch, runtime: Runtime, logger: kopf.Logger
+) -> None:
+    """Hold the deletion of a locked server, or record in its status that it has begun.
+
+    The status goes through kopf's ``patch``, so kopf writes it when this step ends and
+    the write's event starts :func:`free` with a body that carries it. Nothing is freed
+    in this step, so a lock stops the deletion before anything is lost.
+    """
     server = ref_of(body)
     status: dict[str, Any] = dict(body.status)
     already_deleting = status.get("taskState") == constants.TASK_DELETING
@@ -29,12 +39,27 @@ async def delete(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> N
     if body.spec.get("locked") and not already_deleting:
         message = _held_message(server, body.spec.get("lockedReason"))
         await _hold(body=body, runtime=runtime, message=message, logger=logger)
+
         # An unlock is an event on the server, so the deletion resumes at once.
         raise kopf.TemporaryError(message, delay=storages.UNTIL_NEXT_EVENT)
 
-    if not already_deleting or _is_blocked(status):
-        await _mark_deleting(body=body, runtime=runtime)
-        logger.info(f"Deleting server {server}.")
+    if already_deleting and not _is_blocked(status):
+        return
+
+    patch.status["taskState"] = constants.TASK_DELETING
+    patch.status["conditions"] = _deleting_conditions(body)
+    logger.info(f"Deleting server {server}.")
+
+
+async def free(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
+    """Destroy the server's instance, delete its created ports and detach attached ones."""
+    server = ref_of(body)
+
+    # Only a deletion that begin() let through frees anything, whatever kopf's order.
+    if body.status.get("taskState") != constants.TASK_DELETING:
+        raise kopf.TemporaryError(
+            f"Deletion of server {server} has not begun yet.", delay=storages.UNTIL_NEXT_EVENT
+        )
 
     await runtime.compute.destroy(server)
 
@@ -128,7 +153,7 @@ async def _hold(*, body: kopf.Body, runtime: Runtime, message: str, logger: kopf
         logger.warning(message)
 
 
-async def _mark_deleting(*, body: kopf.Body, runtime: Runtime) -> None:
+def _deleting_conditions(body: kopf.Body) -> list[conditions.Condition]:
     server = ref_of(body)
     generation = body.metadata.get("generation")
     listed = list(body.status.get("conditions", []))
@@ -140,7 +165,7 @@ async def _mark_deleting(*, body: kopf.Body, runtime: Runtime) -> None:
         message=f"Server {server} is being deleted.",
         generation=generation,
     )
-    listed = conditions.with_condition(
+    return conditions.with_condition(
         listed,
         kind=constants.CONDITION_DELETION_BLOCKED,
         status=False,
@@ -148,14 +173,11 @@ async def _mark_deleting(*, body: kopf.Body, runtime: Runtime) -> None:
         message="Nothing holds the deletion of this server.",
         generation=generation,
     )
-    patch = {"status": {"taskState": constants.TASK_DELETING, "conditions": listed}}
-    await runtime.servers.patch(
-        namespace=server.namespace, name=server.name, patch=patch, status=True
-    )
 
 
 def _held_message(server: ServerRef, reason: object) -> str:
-    because = f": {reason}" if reason else " (no reason given)"
+    text = str(reason or "").strip().rstrip(".")
+    because = f": {text}" if text else " (no reason given)"
     return (
         f"Deletion of server {server} is held because the server is locked{because}. "
         f"Set spec.locked to false to let the deletion finish."

@@ -101,11 +101,22 @@ async def finish_build(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **
         await building.check_build(body=body, runtime=shared, logger=logger)
 
 
-@kopf.on.delete(*SERVERS, id="delete")
-async def delete_server(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+# Registration order is execution order: the operator runs kopf with the one-by-one
+# lifecycle, so free-server runs only after begin-deletion has succeeded.
+@kopf.on.delete(*SERVERS, id="begin-deletion")
+async def begin_deletion(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
     shared = runtime.of(memo)
     with _retrying(shared):
-        await deleting.delete(body=body, runtime=shared, logger=logger)
+        await deleting.begin(body=body, patch=patch, runtime=shared, logger=logger)
+
+
+@kopf.on.delete(*SERVERS, id="free-server")
+async def free_server(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    shared = runtime.of(memo)
+    with _retrying(shared):
+        await deleting.free(body=body, runtime=shared, logger=logger)
 
 
 @kopf.on.create(*PORTS, id="status")

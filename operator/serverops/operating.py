@@ -45,6 +45,7 @@ async def run_operator(
     memo = kopf.Memo()
     memo[handlers.CONFIG_KEY] = config
     await kopf.operator(
+        lifecycle=kopf.lifecycles.one_by_one,
         settings=build_settings(),
         clusterwide=clusterwide,
         namespaces=namespaces,

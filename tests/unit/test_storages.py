@@ -52,7 +52,7 @@ def test_touch_before_delay_is_due_writes_nothing() -> None:
     assert not patch
 
 
-def test_touch_after_delay_is_due_writes_annotation() -> None:
+def test_touch_without_pending_delay_writes_annotation() -> None:
     storage = MemoryProgressStorage()
     record = kopf.ProgressRecord(delayed=at(-1))
     storage.store(key=kopf.HandlerId("delete"), record=record, body=body(), patch=kopf.Patch())
