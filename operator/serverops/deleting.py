@@ -5,9 +5,9 @@ records ``taskState: deleting``; :func:`free` follows Nova's order for DELETE
 /servers/{id}: destroy the instance, then free the network (delete the ports made for
 the server, unbind the user's own). kopf releases the finalizer after both.
 
-Every step reads the state it acts on, so a run interrupted at any point, even by
-SIGKILL, is finished by the next one: a port that is gone counts as freed, and an
-unbind only touches a port still bound to this very server.
+Every step reads the state it acts on, so the next run finishes a run that was
+interrupted at any point, even by SIGKILL. A port that is gone counts as freed, and an
+unbind only touches a port that is still bound to this very server.
 """
 
 from typing import Any
@@ -72,8 +72,8 @@ async def free(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> Non
         else:
             await runtime.network.detach_port(server, port)
 
-    # A port that another controller's finalizer holds is not gone yet; the server is
-    # released only once it is, so that nothing outlives its server unnoticed.
+    # Another controller's finalizer can keep a deleted port. The server is released
+    # only after the port is gone, so that nothing outlives its server unnoticed.
     if waiting:
         raise kopf.TemporaryError(
             f"Waiting for ports {', '.join(waiting)} of server {server} to be gone.",
@@ -96,13 +96,14 @@ async def _ports_to_free(
         record = PortRecord.from_status(entry)
         records[record.name] = record
 
-    # The watch knows ports the status missed: made or bound just before a crash.
+    # The watch also lists ports that were made or bound just before a crash, which
+    # the status may miss.
     for record in runtime.network.known_ports(server):
         records.setdefault(record.name, record)
 
     # The names derive from the spec, so a port made a moment ago, before the watch
-    # reported it, is found by name; a detach is guarded by the binding, so trying one
-    # on a port this server never held changes nothing.
+    # reported it, is found by name. A detach is guarded by the binding, so trying one
+    # on a port that this server never held changes nothing.
     try:
         wanted = wanted_ports(server, list(body.spec.get("networks", [])))
     except InvalidNetworkItem:

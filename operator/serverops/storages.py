@@ -101,8 +101,8 @@ class MemoryProgressStorage(kopf.ProgressStorage):
 class MemoryDiffBaseStorage(kopf.DiffBaseStorage):
     """The last handled essence of each object, keyed by uid.
 
-    After a restart the memory is empty, so kopf sees every object as new and runs its
-    creation handler once, which reconciles instead of creating twice.
+    After a restart the memory is empty, so kopf treats every object as new and runs
+    its creation handler once, which reconciles instead of creating twice.
     """
 
     def __init__(self) -> None:
