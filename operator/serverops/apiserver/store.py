@@ -45,6 +45,8 @@ class Change:
 class Subscriber(Protocol):
     def deliver(self, change: Change) -> None: ...
 
+    def stop(self) -> None: ...
+
 
 @dataclasses.dataclass
 class Bucket:
@@ -120,7 +122,11 @@ class Store:
         return bucket
 
     def drop_bucket(self, key: BucketKey) -> None:
-        self.buckets.pop(key, None)
+        """Forget a resource's objects and end its watches, as when its CRD is removed."""
+        bucket = self.buckets.pop(key, None)
+        if bucket is not None:
+            for watcher in list(bucket.watchers):
+                watcher.stop()
 
     def next_resource_version(self) -> int:
         self.resource_version += 1
