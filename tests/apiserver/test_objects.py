@@ -248,3 +248,31 @@ async def test_leases(api: API) -> None:
     status, updated = await api.request("PUT", f"{path}/l", created)
     assert status == 200
     assert updated["spec"]["holderIdentity"] == "you"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        (
+            {"finalizers": "x"},
+            "cannot unmarshal string into Go struct field ObjectMeta.metadata.finalizers",
+        ),
+        (
+            {"labels": {"a": 1}},
+            "cannot unmarshal object into Go struct field ObjectMeta.metadata.labels",
+        ),
+        ({"name": 5}, "cannot unmarshal number into Go struct field ObjectMeta.metadata.name"),
+    ],
+)
+async def test_metadata_of_wrong_type_is_bad_request(
+    api: API, metadata: dict[str, Any], expected: str
+) -> None:
+    body = {
+        "apiVersion": "golden.example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "a", **metadata},
+        "spec": {"size": 1},
+    }
+    status, answer = await api.request("POST", WIDGETS, body)
+    assert status == 400
+    assert expected in answer["message"]

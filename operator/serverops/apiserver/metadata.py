@@ -91,6 +91,51 @@ def qualified_name_problems(name: str) -> list[str]:
     return problems
 
 
+_STRING_FIELDS = ("name", "generateName", "namespace", "uid", "resourceVersion")
+_MAP_FIELDS = ("labels", "annotations")
+
+
+def type_problem(metadata: Mapping[str, Any]) -> str | None:
+    """Describe a metadata field of the wrong JSON type, as Go's decoder reports it."""
+    for key in _STRING_FIELDS:
+        value = metadata.get(key)
+        if value is not None and not isinstance(value, str):
+            return _unmarshal_error(value, key, "string")
+    for key in _MAP_FIELDS:
+        value = metadata.get(key)
+        if value is not None and not (
+            isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
+        ):
+            return _unmarshal_error(value, key, "map[string]string")
+    finalizers = metadata.get("finalizers")
+    if finalizers is not None and not (
+        isinstance(finalizers, list) and all(isinstance(item, str) for item in finalizers)
+    ):
+        return _unmarshal_error(finalizers, "finalizers", "[]string")
+    references = metadata.get("ownerReferences")
+    if references is not None and not (
+        isinstance(references, list) and all(isinstance(item, dict) for item in references)
+    ):
+        return _unmarshal_error(references, "ownerReferences", "[]v1.OwnerReference")
+    return None
+
+
+def _unmarshal_error(value: Any, field: str, go_type: str) -> str:
+    names = {
+        str: "string",
+        bool: "bool",
+        int: "number",
+        float: "number",
+        list: "array",
+        dict: "object",
+    }
+    actual = names.get(type(value), "value")
+    return (
+        f"json: cannot unmarshal {actual} into Go struct field ObjectMeta.metadata.{field} of type "
+        f"{go_type}"
+    )
+
+
 def validate_name(name: str, *, label: bool, field: str = "metadata.name") -> list[FieldError]:
     problems = label_problems(name) if label else subdomain_problems(name)
     return [errors.invalid(field, name, problem) for problem in problems]

@@ -161,6 +161,12 @@ class Registry:
         obj["apiVersion"] = rtype.api_version
         if not isinstance(obj.get("metadata"), dict):
             obj["metadata"] = {}
+        problem = metadata.type_problem(obj["metadata"])
+        if problem:
+            raise errors.bad_request(
+                f"{rtype.kind} in version {errors.quote(rtype.version)} cannot be handled as a "
+                f"{rtype.kind}: {problem}"
+            )
         if rtype.converter is not None:
             obj = rtype.converter.to_storage(obj)
         return obj
