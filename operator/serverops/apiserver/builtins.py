@@ -252,6 +252,7 @@ def _core_event_type() -> ResourceType:
         field_getters=EVENT_FIELD_GETTERS,
         tracks_generation=False,
         strategy=EventStrategy(),
+        object_fields=("involvedObject", "source", "series", "related"),
     )
 
 
@@ -269,6 +270,7 @@ def _events_v1_type() -> ResourceType:
         field_getters=EVENT_FIELD_GETTERS,
         tracks_generation=False,
         strategy=EventStrategy(),
+        object_fields=("regarding", "deprecatedSource", "series", "related"),
         converter=events.EventsV1Converter(),
         storage=("", "events"),
     )

@@ -162,6 +162,8 @@ class Registry:
         if not isinstance(obj.get("metadata"), dict):
             obj["metadata"] = {}
         problem = metadata.type_problem(obj["metadata"])
+        if problem is None and rtype.schema is None:
+            problem = _field_type_problem(obj, rtype)
         if problem:
             raise errors.bad_request(
                 f"{rtype.kind} in version {errors.quote(rtype.version)} cannot be handled as a "
@@ -392,3 +394,17 @@ def _spec_changed(rtype: ResourceType, new: Object, old: Object) -> bool:
     new_rest = {key: value for key, value in new.items() if key not in ignored}
     old_rest = {key: value for key, value in old.items() if key not in ignored}
     return new_rest != old_rest
+
+
+def _field_type_problem(obj: Object, rtype: ResourceType) -> str | None:
+    for field in rtype.object_fields:
+        value = obj.get(field)
+        if value is not None and not isinstance(value, dict):
+            kind = _json_kind(value)
+            return f"json: cannot unmarshal {kind} into Go struct field {rtype.kind}.{field}"
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    names = {str: "string", bool: "bool", int: "number", float: "number", list: "array"}
+    return names.get(type(value), "value")

@@ -100,6 +100,9 @@ class ResourceType:
     name_is_label: bool = False
     strategy: Strategy = dataclasses.field(default_factory=Strategy)
     converter: events.Converter | None = None
+    # Top-level fields that must be JSON objects; checked for built-in kinds, which have
+    # no schema.
+    object_fields: tuple[str, ...] = ("spec", "status")
     # The (group, plural) whose objects this version serves, when another group stores them.
     storage: tuple[str, str] | None = None
     custom: bool = False
