@@ -169,8 +169,8 @@ async def serve(
             if lines[-1].startswith(b'{"type":"ERROR"'):
                 return response
         await _pump(response, watcher, data, watch_request, bookmark_interval)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the client went away; cancellation on disconnect propagates after cleanup
     finally:
         stop(watcher, data, watchers)
     return response
