@@ -3,7 +3,7 @@ Pytest fixtures that run the local Kubernetes API server for a test.
 
 Import them into a ``conftest.py`` (``from tests.kube import crd_paths,
 local_apiserver, threaded_apiserver``). ``local_apiserver`` runs in the test's event
-loop, for async tests; ``threaded_apiserver`` runs in a background thread, for sync
+loop, for async tests. ``threaded_apiserver`` runs in a background thread, for sync
 tests that call kubectl or the blocking ``kubernetes`` client. Both apply the CRD
 manifests that the ``crd_paths`` fixture returns (none unless a test module overrides
 it), write a kubeconfig (``server.kubeconfig_path``) and stop when the test ends.

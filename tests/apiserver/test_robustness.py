@@ -1,4 +1,4 @@
-"""Malformed and random requests get 4xx answers, never a 500."""
+"""Malformed and random requests get 4xx responses, never a 500."""
 
 from __future__ import annotations
 

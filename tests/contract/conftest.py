@@ -25,7 +25,7 @@ __all__ = ["crd_paths", "kubectl", "local_apiserver", "threaded_apiserver"]
 
 @dataclasses.dataclass
 class Cluster:
-    """A cluster under test and how strictly its answers are compared."""
+    """A cluster under test and how strictly its responses are compared."""
 
     kind: str  # "local" or "real"
     client: ContractClient
@@ -33,7 +33,7 @@ class Cluster:
 
     @property
     def exact(self) -> bool:
-        """Local answers must match the golden ones field for field; real ones may add fields."""
+        """Local responses must match the golden ones field for field. Real ones may add fields."""
         return self.kind == "local"
 
 

@@ -3,8 +3,8 @@ The client and the comparison rules of the contract tests.
 
 The same :class:`ContractClient` talks to the local API server and to a real cluster:
 it sends raw HTTP requests through the ``kubernetes`` package's ``ApiClient``, which
-handles the real cluster's TLS and credentials from the kubeconfig. Answers are
-compared with the recorded golden answers by :func:`assert_matches`, which ignores the
+handles the real cluster's TLS and credentials from the kubeconfig. Responses are
+compared with the recorded golden responses by :func:`assert_matches`, which ignores the
 placeholders (``<uid>``, ``<resourceVersion>``...) and ``managedFields``.
 """
 
@@ -120,7 +120,7 @@ class ContractClient:
     def wait_for(
         self, path: str, condition: Callable[[Response], bool], *, timeout: float = 30.0
     ) -> Response:
-        """Poll a GET until the condition holds; fail with the last answer after the timeout."""
+        """Poll a GET until the condition is met, or fail with the last response at the timeout."""
         deadline = time.monotonic() + timeout
         delay = 0.01
         while True:
@@ -149,11 +149,11 @@ def _message_pattern(expected: str) -> re.Pattern[str]:
 
 
 def assert_matches(expected: Any, actual: Any, *, exact: bool, path: str = "") -> None:
-    """Assert that an answer matches a golden one.
+    """Assert that a response body matches a golden one.
 
-    Placeholders match any value of the field. With ``exact``, the answer may not have
-    fields the golden answer lacks (``managedFields`` aside); without it (for real
-    clusters, whose versions add fields) only the golden fields are checked.
+    Placeholders match any value of the field. With ``exact``, the response may not have
+    fields that the golden response lacks (``managedFields`` aside). Without it (for real
+    clusters, whose newer versions add fields) only the golden fields are checked.
     """
     where = path or "<root>"
     if isinstance(expected, str) and PLACEHOLDER.match(expected):

@@ -1,13 +1,13 @@
 """
 Replay of the golden requests recorded from a real kube-apiserver 1.23.
 
-The tests of this module are one scenario and run in file order: each one sends the
-recorded requests of a topic (plus the unrecorded set-up steps between them, such as
-creating dependents before a foreground deletion) and compares the status code and
-the body with the recorded answer. Against the local server the bodies must match
-field for field; against a real cluster only the recorded fields are compared.
+The tests of this module are one scenario and run in file order. Each one sends the
+recorded requests of a topic, plus the unrecorded set-up steps between them (such as
+creating dependents before a foreground deletion), and compares the status code and
+the body with the recorded response. Against the local server the bodies must match
+field for field. Against a real cluster only the recorded fields are compared.
 
-Where the real answer depends on timing (the garbage collector and the namespace
+Where the real response depends on timing (the garbage collector and the namespace
 controller run asynchronously), the test waits for the recorded state before it
 compares.
 """
@@ -48,7 +48,7 @@ def _remove_leftovers(client: ContractClient) -> None:
 
 
 def replay(cluster: Cluster, name: str, **overrides: Any) -> Response:
-    """Send one golden request and compare the answer with the recorded one."""
+    """Send one golden request and compare the response with the recorded one."""
     golden = load_golden(name)
     expected = overrides.pop("expected", golden["response"]["body"])
     response = cluster.client.send(golden, **overrides)
@@ -227,7 +227,7 @@ def test_foreground_deletion(cluster: Cluster, state: dict[str, Any]) -> None:
     )
 
     # The garbage collector deletes the dependents at once, even while another
-    # finalizer holds the owner; the recorded list was taken just before it acted.
+    # finalizer keeps the owner. The recorded list was taken just before it acted.
     listed = cluster.client.request("GET", WIDGETS)
     owner_item = next(item for item in listed.body["items"] if item["metadata"]["name"] == "owner")
     golden_items = load_golden("050")["response"]["body"]["items"]

@@ -4,7 +4,7 @@ Deletion of objects: DeleteOptions, finalizers and the deletionTimestamp.
 A DELETE removes an object at once when it has no finalizers and returns 200 with a
 ``Status`` of Success. Otherwise the object gets a ``deletionTimestamp`` (with
 ``deletionGracePeriodSeconds: 0`` and one more ``generation``) and stays until its
-finalizers are removed; the answer is the object. The propagation policy adds the
+finalizers are removed, and the response is the object. The propagation policy adds the
 garbage collector's finalizer: ``foregroundDeletion`` for Foreground, ``orphan`` for
 Orphan, none for Background (the default). A repeated DELETE of a terminating object
 changes only those two finalizers. Namespaces keep their own ``spec.finalizers``,

@@ -1,10 +1,10 @@
 """
 Validation of object metadata, with kube-apiserver's rules and messages.
 
-Covers object names (RFC 1123 subdomains or labels), label keys and values,
-annotation keys, finalizer names, owner references, and the update rules that hold
-for every kind: immutable identity fields and no new finalizers on an object that is
-being deleted.
+It covers object names (RFC 1123 subdomains or labels), label keys and values,
+annotation keys, finalizer names and owner references. It also covers the update rules
+of every kind: the identity fields are immutable, and an object that is being deleted
+gets no new finalizers.
 """
 
 from __future__ import annotations

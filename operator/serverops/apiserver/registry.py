@@ -136,31 +136,13 @@ class Registry:
 
     def decode(self, rtype: ResourceType, body: Any) -> Object:
         """Check a request body's type fields and convert it to the stored shape."""
-        if not isinstance(body, dict):
-            raise errors.bad_request(
-                f"the object provided is unrecognized (must be of type {rtype.kind})"
-            )
-        kind = body.get("kind")
-        api_version = body.get("apiVersion")
-        if not kind and not rtype.custom:
-            # Built-in kinds decode into a known type, so the URL supplies what is missing.
-            kind, api_version = rtype.kind, api_version or rtype.api_version
-        if not kind:
-            raise errors.bad_request(
-                f"Object 'Kind' is missing in '{orjson.dumps(body).decode()[:200]}'"
-            )
-        if kind != rtype.kind or (api_version and api_version != rtype.api_version):
-            raise errors.bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API "
-                f"version ({rtype.api_version})"
-                if kind == rtype.kind
-                else f"{kind} in version {errors.quote(str(api_version))} cannot be handled as "
-                f"a {rtype.kind}: no kind {errors.quote(kind)} is registered"
-            )
-        obj = copy_object(body)
+        _check_type_meta(rtype, body)
+        obj: Object = copy_object(body)
         obj["apiVersion"] = rtype.api_version
+        obj.setdefault("kind", rtype.kind)
         if not isinstance(obj.get("metadata"), dict):
             obj["metadata"] = {}
+
         problem = metadata.type_problem(obj["metadata"])
         if problem is None and rtype.schema is None:
             problem = _field_type_problem(obj, rtype)
@@ -408,3 +390,30 @@ def _field_type_problem(obj: Object, rtype: ResourceType) -> str | None:
 def _json_kind(value: Any) -> str:
     names = {str: "string", bool: "bool", int: "number", float: "number", list: "array"}
     return names.get(type(value), "value")
+
+
+def _check_type_meta(rtype: ResourceType, body: Any) -> None:
+    """Reject a body that is no object or names another kind or version."""
+    if not isinstance(body, dict):
+        raise errors.bad_request(
+            f"the object provided is unrecognized (must be of type {rtype.kind})"
+        )
+    kind = body.get("kind")
+    api_version = body.get("apiVersion")
+    if not kind and not rtype.custom:
+        # Built-in kinds decode into a known type, so the URL supplies what is missing.
+        return
+    if not kind:
+        raise errors.bad_request(
+            f"Object 'Kind' is missing in '{orjson.dumps(body).decode()[:200]}'"
+        )
+    if kind != rtype.kind:
+        raise errors.bad_request(
+            f"{kind} in version {errors.quote(str(api_version))} cannot be handled as a "
+            f"{rtype.kind}: no kind {errors.quote(kind)} is registered"
+        )
+    if api_version and api_version != rtype.api_version:
+        raise errors.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API "
+            f"version ({rtype.api_version})"
+        )

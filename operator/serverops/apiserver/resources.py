@@ -2,7 +2,7 @@
 Resource types served by the local API server.
 
 A :class:`ResourceType` describes one served resource (one group, version and plural).
-It holds the names for discovery, the scope, the subresources and patch types, the
+It contains the names for discovery, the scope, the subresources and patch types, the
 table columns and the supported field selectors. Its :class:`Strategy` hooks default
 and validate the objects. Built-in kinds are declared in
 :mod:`serverops.apiserver.builtins`; custom resources get theirs from their CRD.

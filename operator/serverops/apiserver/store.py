@@ -5,8 +5,8 @@ Objects of one resource (all its versions) live in a :class:`Bucket`, indexed by
 namespace and name. Stored objects are never mutated: every write stores a new dict,
 so readers may serialize them without copying. Every write takes the next value of one
 global resourceVersion counter and appends a :class:`Change` to the bucket's bounded
-window, from which watches resume; it is also handed to the bucket's watchers and to
-the store's listeners (the built-in controllers).
+window, from which watches resume. The change also goes to the bucket's watchers and
+to the store's listeners (the built-in controllers).
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """
 Watch streams: newline-delimited JSON events over a chunked HTTP response.
 
-A watch starts from a resourceVersion: from the list's version it replays the changes
-after it from the bucket's window; with no version (or ``0``) it first sends every
-current object as ADDED. A version older than the window gets one ERROR event with a
-410 Expired Status, inside a 200 response, as kube-apiserver does. Selectors are
-applied to both the old and the new state, so an object that starts or stops matching
-arrives as ADDED or DELETED. With ``allowWatchBookmarks=true`` a BOOKMARK with the
-current resourceVersion is sent every ``bookmark_interval`` seconds; with
-``sendInitialEvents=true`` a bookmark annotated ``k8s.io/initial-events-end`` ends the
-initial events. The stream ends after ``timeoutSeconds``.
+A watch from a resourceVersion (such as a list's) replays the changes after it from the
+bucket's window. A watch with no version (or ``0``) first sends every current object as
+ADDED. A version older than the window gets one ERROR event with a 410 Expired Status,
+inside a 200 response, as kube-apiserver does. Selectors are applied to both the old
+and the new state, so an object that starts or stops matching arrives as ADDED or
+DELETED. With ``allowWatchBookmarks=true``, a BOOKMARK with the current resourceVersion
+is sent every ``bookmark_interval`` seconds. With ``sendInitialEvents=true``, a bookmark
+annotated ``k8s.io/initial-events-end`` ends the initial events. The stream ends after
+``timeoutSeconds``.
 """
 
 from __future__ import annotations
