@@ -68,7 +68,8 @@ class LocalAPIServer:
     ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"the local API server listens on loopback only, not on {host!r}")
-        self.host = host
+        # "localhost" may resolve to both families, which would get different free ports.
+        self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
         self.crd_paths = list(crd_paths)
         self.clock = clock
