@@ -162,6 +162,8 @@ async def test_pagination_is_consistent(api: API) -> None:
         assert page["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
         names += [item["metadata"]["name"] for item in page["items"]]
         token = page["metadata"]["continue"]
+        if token:
+            assert page["metadata"]["remainingItemCount"] == 5 - len(names)
     assert names == ["a", "b", "c", "d", "e"]
 
 

@@ -146,12 +146,8 @@ class APIApplication:
         if split is None or split[2] != ["_"]:
             return error_response(errors.path_not_found("/openapi/v3/" + "/".join(rest)))
         group, version, _ = split
-        if (
-            group == ""
-            and version != "v1"
-            or group
-            and not served.has_group_version(group, version)
-        ):
+        known = served.has_group_version(group, version) if group else version == "v1"
+        if not known:
             return error_response(errors.path_not_found("/openapi/v3/" + "/".join(rest)))
         key = f"v3/{group}/{version}"
         document = self._cached(key, lambda: openapi.v3_document(served, group, version))

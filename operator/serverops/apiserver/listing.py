@@ -39,6 +39,7 @@ class _Snapshot:
     items: list[Object]
     resource_version: int
     created: float
+    filtered: bool  # whether selectors narrowed it; then no remainingItemCount is given
 
 
 class Lister:
@@ -67,16 +68,16 @@ class Lister:
                     "The provided continue parameter is too old to display a consistent list "
                     "result. You can start a new list without the continue parameter."
                 )
-            return self._page(snapshot_id, snapshot, offset, limit, filtered=True)
+            return self._page(snapshot_id, snapshot, offset, limit)
         bucket = self.store.bucket(rtype.key, namespaced=rtype.namespaced)
         items = self._select(rtype, bucket, namespace, label_selector, field_selector)
-        snapshot = _Snapshot(items, self.store.resource_version, time.monotonic())
         filtered = not (label_selector.empty and field_selector.empty)
+        snapshot = _Snapshot(items, self.store.resource_version, time.monotonic(), filtered)
         if not limit or len(items) <= limit:
             return Page(items, snapshot.resource_version, "", None)
         snapshot_id = str(next(self._ids))
         self._keep(snapshot_id, snapshot)
-        return self._page(snapshot_id, snapshot, 0, limit, filtered=filtered)
+        return self._page(snapshot_id, snapshot, 0, limit)
 
     def _select(
         self,
@@ -101,16 +102,14 @@ class Lister:
             and field_selector.matches(obj, rtype.field_getters)
         ]
 
-    def _page(
-        self, snapshot_id: str, snapshot: _Snapshot, offset: int, limit: int, *, filtered: bool
-    ) -> Page:
+    def _page(self, snapshot_id: str, snapshot: _Snapshot, offset: int, limit: int) -> Page:
         end = offset + limit if limit else len(snapshot.items)
         items = snapshot.items[offset:end]
         if end >= len(snapshot.items):
             self.snapshots.pop(snapshot_id, None)
             return Page(items, snapshot.resource_version, "", None)
         token = self._encode(snapshot_id, end, snapshot.resource_version)
-        remaining = None if filtered else len(snapshot.items) - end
+        remaining = None if snapshot.filtered else len(snapshot.items) - end
         return Page(items, snapshot.resource_version, token, remaining)
 
     def _keep(self, snapshot_id: str, snapshot: _Snapshot) -> None:
