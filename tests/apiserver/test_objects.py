@@ -278,3 +278,22 @@ async def test_metadata_of_wrong_type_is_bad_request(
     status, answer = await api.request("POST", WIDGETS, body)
     assert status == 400
     assert expected in answer["message"]
+
+
+async def test_subresources_allow_only_their_verbs(api: API) -> None:
+    await api.create_widget("a")
+    assert (await api.request("DELETE", f"{WIDGETS}/a/status"))[0] == 405
+    assert (await api.request("GET", f"{WIDGETS}/a/status"))[0] == 200
+    assert (await api.request("GET", f"{WIDGETS}/a"))[0] == 200
+    assert (await api.request("GET", f"{WIDGETS}/a/scale"))[0] == 404
+
+
+async def test_writes_need_the_namespace_in_the_url(api: API) -> None:
+    body = {
+        "apiVersion": "golden.example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "a", "namespace": "default"},
+        "spec": {"size": 1},
+    }
+    assert (await api.request("POST", "/apis/golden.example.com/v1/widgets", body))[0] == 404
+    assert (await api.request("GET", "/apis/golden.example.com/v1/widgets"))[0] == 200

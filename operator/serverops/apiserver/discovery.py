@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from serverops.apiserver import catalog
-from serverops.apiserver.resources import ResourceType
+from serverops.apiserver.resources import SUBRESOURCE_VERBS, ResourceType
 
 VERSION_INFO = {
     "major": "1",
@@ -24,11 +24,6 @@ VERSION_INFO = {
     "goVersion": "go1.23.0",
     "compiler": "gc",
     "platform": "linux/amd64",
-}
-
-_SUBRESOURCE_VERBS = {
-    "status": ["get", "patch", "update"],
-    "finalize": ["update"],
 }
 
 
@@ -66,7 +61,7 @@ def _resource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
                 "singularName": "",
                 "namespaced": rtype.namespaced,
                 "kind": rtype.kind,
-                "verbs": _SUBRESOURCE_VERBS[subresource],
+                "verbs": list(SUBRESOURCE_VERBS[subresource]),
             }
         )
     return entries
@@ -135,7 +130,7 @@ def _aggregated_resource(rtype: ResourceType) -> dict[str, Any]:
     if rtype.categories:
         entry["categories"] = list(rtype.categories)
     subresources = [
-        {"subresource": name, "responseKind": kind, "verbs": _SUBRESOURCE_VERBS[name]}
+        {"subresource": name, "responseKind": kind, "verbs": list(SUBRESOURCE_VERBS[name])}
         for name in _subresources(rtype)
     ]
     if subresources:

@@ -20,6 +20,7 @@ from serverops.apiserver.errors import FieldError
 Object = dict[str, Any]
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+SUBRESOURCE_VERBS = {"status": ("get", "patch", "update"), "finalize": ("update",)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from serverops.apiserver import catalog, errors
-from serverops.apiserver.resources import ResourceType
+from serverops.apiserver.resources import SUBRESOURCE_VERBS, ResourceType
 
 _WATCH_VALUES = ("true", "1")
 
@@ -69,14 +69,14 @@ def parse(
     if subresource and subresource not in _subresources(rtype):
         raise errors.path_not_found(subresource)
     verb = _verb(method, name, watch in _WATCH_VALUES)
-    if verb is None:
+    allowed = SUBRESOURCE_VERBS.get(subresource, ()) if subresource else rtype.verbs
+    if verb is None or verb not in allowed:
         raise errors.method_not_allowed(
             "the server does not allow this method on the requested resource"
         )
-    if verb not in rtype.verbs and not subresource:
-        raise errors.method_not_allowed(
-            "the server does not allow this method on the requested resource"
-        )
+    if rtype.namespaced and namespace is None and verb not in ("list", "watch"):
+        # Only reads across all namespaces have a URL without the namespace.
+        raise errors.path_not_found("/".join(rest))
     return Target(rtype, namespace, name, subresource, verb)
 
 
