@@ -70,7 +70,12 @@ class API:
 
 
 def _encode(body: Any) -> bytes | None:
-    return None if body is None else json.dumps(body).encode()
+    """Encode a body as JSON; a string is sent as it is (e.g. YAML)."""
+    if body is None:
+        return None
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(body).encode()
 
 
 @pytest.fixture

@@ -297,3 +297,28 @@ async def test_writes_need_the_namespace_in_the_url(api: API) -> None:
     }
     assert (await api.request("POST", "/apis/golden.example.com/v1/widgets", body))[0] == 404
     assert (await api.request("GET", "/apis/golden.example.com/v1/widgets"))[0] == 200
+
+
+async def test_apply_patch_creates_then_merges(api: API) -> None:
+    manifest = (
+        "apiVersion: golden.example.com/v1\nkind: Widget\nmetadata: {name: a}\nspec: {size: 2}\n"
+    )
+    path = f"{WIDGETS}/a?fieldManager=tests"
+    status, created = await api.request(
+        "PATCH", path, manifest, content_type="application/apply-patch+yaml"
+    )
+    assert status == 201
+    assert created["spec"]["size"] == 2
+    status, applied = await api.request(
+        "PATCH", path, manifest.replace("2", "4"), content_type="application/apply-patch+yaml"
+    )
+    assert status == 200
+    assert applied["spec"]["size"] == 4
+    status, answer = await api.request(
+        "PATCH", f"{WIDGETS}/a", manifest, content_type="application/apply-patch+yaml"
+    )
+    assert status == 422
+    assert (
+        answer["message"]
+        == 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+    )

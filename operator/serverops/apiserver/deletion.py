@@ -32,7 +32,12 @@ def parse_delete_options(body: Any, query: dict[str, str]) -> dict[str, Any]:
     if "orphanDependents" in query:
         options["orphanDependents"] = query["orphanDependents"] == "true"
     if "gracePeriodSeconds" in query:
-        options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+        try:
+            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+        except ValueError:
+            raise errors.bad_request(
+                f"invalid gracePeriodSeconds {query['gracePeriodSeconds']!r}: it must be an integer"
+            ) from None
     policy = options.get("propagationPolicy")
     if policy is not None and policy not in _POLICIES:
         raise errors.APIError(

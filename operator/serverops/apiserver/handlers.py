@@ -218,6 +218,11 @@ class ResourceHandlers:
         rtype = target.rtype
         namespace = self.namespace_of(target)
         if content_type == patching.APPLY_PATCH:
+            if not request.query.get("fieldManager"):
+                problem = errors.required("fieldManager", "is required for apply patch")
+                raise errors.invalid_object(
+                    group="meta.k8s.io", kind="PatchOptions", name="", errors=[problem]
+                )
             if self.cluster.registry.bucket(rtype).get(namespace, target.name or "") is None:
                 created = self.cluster.registry.create(rtype, namespace, body, context)
                 return Result(201, rtype.present(created), context.warnings)
