@@ -318,7 +318,7 @@ async def test_apply_patch_creates_then_merges(api: API) -> None:
         "PATCH", f"{WIDGETS}/a", manifest, content_type="application/apply-patch+yaml"
     )
     assert status == 422
-    assert (
-        answer["message"]
-        == 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+    assert answer["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: '
+        "fieldManager: Required value: is required for apply patch"
     )
