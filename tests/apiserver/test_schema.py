@@ -251,3 +251,41 @@ def test_invalid_object_status_lists_causes() -> None:
     assert status["reason"] == "Invalid"
     assert status["message"].startswith('Widget.golden.example.com "w" is invalid: [spec.color:')
     assert [cause["field"] for cause in status["details"]["causes"]] == ["spec.color", "spec.size"]
+
+
+LISTS = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "properties": {
+                "ports": {
+                    "type": "array",
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["name"],
+                    "items": {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"}, "port": {"type": "integer"}},
+                    },
+                },
+                "tags": {
+                    "type": "array",
+                    "x-kubernetes-list-type": "set",
+                    "items": {"type": "string"},
+                },
+                "unique": {"type": "array", "uniqueItems": True, "items": {"type": "integer"}},
+            },
+        }
+    },
+}
+
+
+def test_list_types_reject_duplicates() -> None:
+    assert messages({"ports": [{"name": "a", "port": 1}, {"name": "b", "port": 1}]}, LISTS) == []
+    assert messages({"ports": [{"name": "a", "port": 1}, {"name": "a", "port": 2}]}, LISTS) == [
+        'spec.ports[1]: Duplicate value: map[string]interface {}{"name":"a"}'
+    ]
+    assert messages({"tags": ["x", "y", "x"]}, LISTS) == ['spec.tags[2]: Duplicate value: "x"']
+    assert messages({"unique": [1, 1]}, LISTS) == [
+        'spec.unique: Invalid value: "": spec.unique in body shouldn\'t contain duplicates'
+    ]

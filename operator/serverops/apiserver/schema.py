@@ -345,24 +345,34 @@ def _check_array(schema: Schema, value: list[Any], path: str) -> list[FieldError
     if "minItems" in schema and len(value) < schema["minItems"]:
         detail = f"{name} in body should have at least {schema['minItems']} items"
         result.append(errors.invalid(path, len(value), detail))
-    unique = schema.get("uniqueItems") or schema.get("x-kubernetes-list-type") == "set"
-    if unique:
-        seen: list[bytes] = []
-        for item in value:
-            encoded = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
-            if encoded in seen:
-                if schema.get("uniqueItems"):
-                    detail = f"{name} in body shouldn't contain duplicates"
-                    result.append(errors.invalid(path, "", detail))
-                else:
-                    result.append(FieldError(errors.DUPLICATE, f"{path}[{len(seen)}]", item))
-                break
-            seen.append(encoded)
+    result.extend(_check_unique(schema, value, path))
     items = schema.get("items")
     if isinstance(items, dict):
         for index, item in enumerate(value):
             result.extend(validate_value(items, item, f"{path}[{index}]"))
     return result
+
+
+def _check_unique(schema: Schema, value: list[Any], path: str) -> list[FieldError]:
+    """Find the first duplicate of a set, a map-like list or a ``uniqueItems`` array."""
+    list_type = schema.get("x-kubernetes-list-type")
+    keys = schema.get("x-kubernetes-list-map-keys") or []
+    if not (schema.get("uniqueItems") or list_type == "set" or (list_type == "map" and keys)):
+        return []
+    seen: set[bytes] = set()
+    for index, item in enumerate(value):
+        identity = item
+        if list_type == "map" and isinstance(item, dict):
+            identity = {key: item[key] for key in keys if key in item}
+        encoded = orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)
+        if encoded not in seen:
+            seen.add(encoded)
+            continue
+        if schema.get("uniqueItems"):
+            detail = f"{path or '.'} in body shouldn't contain duplicates"
+            return [errors.invalid(path, "", detail)]
+        return [FieldError(errors.DUPLICATE, f"{path}[{index}]", identity)]
+    return []
 
 
 def _check_object(schema: Schema, value: dict[str, Any], path: str) -> list[FieldError]:
