@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import socket
 from collections.abc import Collection
 
 import kopf
@@ -24,6 +25,9 @@ def build_settings() -> kopf.OperatorSettings:
     # since each would cost an API write.
     settings.posting.enabled = True
     settings.posting.level = logging.WARNING
+    settings.posting.reporting_component = "serverops"
+    settings.posting.reporting_instance = socket.gethostname()
+    settings.posting.event_name_prefix = "serverops-"
     return settings
 
 
