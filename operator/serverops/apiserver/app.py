@@ -1,9 +1,9 @@
 """
 The aiohttp application: URL dispatch, faults, counters and non-resource endpoints.
 
-Every request goes through :meth:`APIApplication.dispatch`: non-resource paths
-(``/version``, discovery, OpenAPI, health checks, the debug paths) are answered
-directly; resource requests are parsed, matched against the fault rules, handled by
+Every request goes through :meth:`APIApplication.dispatch`. Non-resource paths
+(``/version``, discovery, OpenAPI, health checks, the debug paths) get their response
+directly. Resource requests are parsed, matched against the fault rules, handled by
 :class:`~serverops.apiserver.handlers.ResourceHandlers`, and counted.
 """
 
@@ -155,8 +155,8 @@ class APIApplication:
 
     def _openapi_v2(self, accept: str) -> web.Response:
         if _PROTOBUF_V2 in accept and "application/json" not in accept:
-            # NOTE: the protobuf form of the v2 document is not implemented; an empty message
-            # decodes as an empty document, which kubectl accepts and then relies on v3.
+            # NOTE: the protobuf form of the v2 document is not implemented. An empty message
+            # decodes as an empty document, so kubectl accepts it and relies on v3.
             return web.Response(body=b"", headers={"Content-Type": f"{_PROTOBUF_V2}.v1.0+protobuf"})
         return json_response(self._cached("v2", lambda: openapi.v2_document(self.cluster.catalog)))
 
@@ -247,7 +247,7 @@ class APIApplication:
                     result = resources.delete_collection(target, request, body)
         except errors.APIError as error:
             return error_response(error)
-        except Exception as error:  # a bug: answer 500 as kube-apiserver does, and log it
+        except Exception as error:  # a bug: respond 500 as kube-apiserver does, and log it
             logger.exception(f"Failed to handle {request.method} {request.path_qs}.")
             return error_response(errors.internal(str(error)))
         headers = CIMultiDict({"Content-Type": "application/json"})
@@ -257,7 +257,7 @@ class APIApplication:
 
 
 def _drop(request: web.Request) -> web.Response:
-    """Close the client's connection without an answer, as a crashed server would."""
+    """Close the client's connection without a response, as a crashed server would."""
     if request.transport is not None:
         request.transport.abort()
     return web.Response(status=499)

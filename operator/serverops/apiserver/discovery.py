@@ -1,9 +1,9 @@
 """
 API discovery documents: ``/version``, ``/api``, ``/apis`` and their group versions.
 
-Both forms are served: the legacy per-group-version documents (``APIResourceList``)
-that kopf and the Python clients read, and the aggregated ``APIGroupDiscoveryList``
-(``apidiscovery.k8s.io`` v2 and v2beta1) that kubectl asks for first, which describes
+Both forms are served. kopf and the Python clients read the legacy per-group-version
+documents (``APIResourceList``). kubectl first requests the aggregated
+``APIGroupDiscoveryList`` (``apidiscovery.k8s.io`` v2 and v2beta1), which describes
 every resource in two requests.
 """
 
@@ -28,7 +28,7 @@ VERSION_INFO = {
 
 
 def aggregated_version(accept: str) -> str | None:
-    """Return the ``apidiscovery.k8s.io`` version that the Accept header asks for first."""
+    """Return the ``apidiscovery.k8s.io`` version that the Accept header prefers."""
     for part in accept.split(","):
         params = {item.strip() for item in part.split(";")}
         if "as=APIGroupDiscoveryList" in params and "g=apidiscovery.k8s.io" in params:

@@ -2,11 +2,11 @@
 List requests: selectors, ordering and pagination with ``limit`` and ``continue``.
 
 Objects are listed by namespace and name, as etcd returns its keys. A list with
-``limit`` returns a ``continue`` token; the following pages come from a snapshot taken
-by the first page, so the pages are consistent with its resourceVersion like etcd's
-paginated reads. Snapshots expire after :data:`SNAPSHOT_TTL` seconds or when more than
-:data:`MAX_SNAPSHOTS` are open; an expired token gets 410 Expired, as kube-apiserver
-answers a continue token whose revision was compacted.
+``limit`` returns a ``continue`` token. The following pages come from a snapshot taken
+by the first page, so the pages are consistent with its resourceVersion, like etcd's
+paginated reads. Snapshots expire after :data:`SNAPSHOT_TTL` seconds, or when more than
+:data:`MAX_SNAPSHOTS` are open. An expired token gets 410 Expired, as kube-apiserver
+responds to a continue token whose revision was compacted.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ _WATCH_VALUES = ("true", "1")
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """What a resource request addresses."""
+    """The resource, namespace, name, subresource and verb of a resource request."""
 
     rtype: ResourceType
     namespace: str | None
@@ -28,7 +28,7 @@ class Target:
     verb: str
 
     def describe(self, user_agent: str) -> dict[str, str]:
-        """The fields that fault rules and request counters match on."""
+        """Describe the request by the fields that fault rules match on."""
         return {
             "verb": self.verb,
             "group": self.rtype.group,

@@ -206,7 +206,7 @@ class ThreadedAPIServer:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise TimeoutError(f"the local API server did not answer within {timeout}s") from None
+            raise TimeoutError(f"the local API server did not respond within {timeout}s") from None
 
     def call(self, function: Callable[[], T], timeout: float | None = 30.0) -> T:
         """Run a function on the server's loop thread and return its result."""
