@@ -7,11 +7,12 @@ second run finds what the first one made, and the status is written only when it
 
 import collections
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import kopf
 
-from serverops import conditions, constants, storages
+from serverops import conditions, constants, restoring, storages
 from serverops.compute import PowerState, ServerRef
 from serverops.network import PortError, PortRecord
 from serverops.ports import created_port_name
@@ -41,8 +42,22 @@ def ref_of(body: kopf.Body) -> ServerRef:
     )
 
 
-def wanted_ports(server: ServerRef, networks: list[dict[str, Any]]) -> list[WantedPort]:
-    """Resolve ``spec.networks`` into the ports the server should have, in order."""
+def wanted_ports(
+    server: ServerRef,
+    networks: list[dict[str, Any]],
+    existing: Sequence[PortRecord] = (),
+) -> list[WantedPort]:
+    """Resolve ``spec.networks`` into the ports the server should have, in order.
+
+    The k-th item on a network maps to the k-th created port on it in ``existing`` (the
+    server's records), so a port keeps its name even when it was made for an earlier uid
+    (a restored server), and gets a name derived from the server otherwise.
+    """
+    made: dict[str, list[str]] = collections.defaultdict(list)
+    for record in existing:
+        if record.created:
+            made[record.network].append(record.name)
+
     occurrences: collections.Counter[str] = collections.Counter()
     wanted: list[WantedPort] = []
     for index, item in enumerate(networks):
@@ -55,7 +70,11 @@ def wanted_ports(server: ServerRef, networks: list[dict[str, Any]]) -> list[Want
             )
         if network:
             occurrences[network] += 1
-            name = created_port_name(server, network=network, occurrence=occurrences[network])
+            known = made.get(network, [])
+            if occurrences[network] <= len(known):
+                name = known[occurrences[network] - 1]
+            else:
+                name = created_port_name(server, network=network, occurrence=occurrences[network])
             wanted.append(WantedPort(constants.ORIGIN_CREATED, name=name, network=network))
         else:
             wanted.append(WantedPort(constants.ORIGIN_ATTACHED, name=str(port)))
@@ -63,14 +82,26 @@ def wanted_ports(server: ServerRef, networks: list[dict[str, Any]]) -> list[Want
 
 
 async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
-    """Create or attach the wanted ports, release the others, spawn, and record the status."""
+    """Create or attach the wanted ports, release the others, spawn, and record the status.
+
+    A Server that a restore made (it carries the ``restored-from`` annotation) first
+    takes over the ports of its DeletedServer, then finishes the restore.
+    """
     server = ref_of(body)
     status: dict[str, Any] = dict(body.status)
     previous = [PortRecord.from_status(entry) for entry in status.get("ports", [])]
 
+    # A restore that an earlier run finished, but whose mark a crash left behind.
+    source = await restoring.source_of(server=body, runtime=runtime)
+    if source is None and constants.ANNOTATION_RESTORED_FROM in body.metadata.annotations:
+        await restoring.forget_origin(server=body, runtime=runtime)
+    adopt_from = str(source["spec"]["originalUID"]) if source is not None else ""
+    if source is not None and not previous:
+        previous = [PortRecord.from_status(entry) for entry in source["spec"].get("ports", [])]
+
     # A spec the schema should have refused still gets a clear ERROR, never a guess.
     try:
-        wanted = wanted_ports(server, list(body.spec.get("networks", [])))
+        wanted = wanted_ports(server, list(body.spec.get("networks", [])), previous)
     except InvalidNetworkItem as error:
         await _write_status(
             body=body,
@@ -89,10 +120,12 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
         try:
             if item.origin == constants.ORIGIN_CREATED:
                 record = await runtime.network.create_port(
-                    server, name=item.name, network=item.network
+                    server, name=item.name, network=item.network, adopt_from=adopt_from
                 )
             else:
-                record = await runtime.network.attach_port(server, name=item.name)
+                record = await runtime.network.attach_port(
+                    server, name=item.name, adopt_from=adopt_from
+                )
         except PortError as error:
             problem = problem or error
             continue
@@ -100,9 +133,10 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
 
     # Ports that the spec no longer lists are released as a deletion would release them.
     kept = {record.name for record in ports}
-    for record in previous:
-        if record.name not in kept:
-            await _release(server=server, port=record, runtime=runtime)
+    if source is None:
+        for record in previous:
+            if record.name not in kept:
+                await _release(server=server, port=record, runtime=runtime)
 
     if problem is not None:
         already_reported = _ready_reason(status) == problem.reason
@@ -116,31 +150,36 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
         if not already_reported:
             kopf.warn(body, reason=problem.reason, message=str(problem))
             logger.warning(f"Server {server} is in ERROR: {problem}")
+        if source is not None:
+            await restoring.finish(server=body, deleted=source, runtime=runtime, logger=logger)
 
         # The port side wakes this server up when the port it waits for becomes free.
         raise kopf.TemporaryError(str(problem), delay=storages.UNTIL_NEXT_EVENT)
 
     instance = await runtime.compute.spawn(
-        server, flavor=str(body.spec.get("flavor")), image=str(body.spec.get("image"))
+        server,
+        flavor=str(body.spec.get("flavor")),
+        image=str(body.spec.get("image")),
+        restored_from=adopt_from,
     )
     if instance.state is PowerState.BUILDING:
-        message = f"Server {server} is booting."
         await _write_status(
             body=body,
             runtime=runtime,
             state=constants.STATUS_BUILD,
             ports=ports,
-            ready=(False, constants.REASON_BUILDING, message),
+            ready=(False, constants.REASON_BUILDING, f"Server {server} is booting."),
         )
-        return
-
-    await _write_status(
-        body=body,
-        runtime=runtime,
-        state=constants.STATUS_ACTIVE,
-        ports=ports,
-        ready=(True, constants.REASON_ACTIVE, f"Server {server} is running."),
-    )
+    else:
+        await _write_status(
+            body=body,
+            runtime=runtime,
+            state=constants.STATUS_ACTIVE,
+            ports=ports,
+            ready=(True, constants.REASON_ACTIVE, f"Server {server} is running."),
+        )
+    if source is not None:
+        await restoring.finish(server=body, deleted=source, runtime=runtime, logger=logger)
 
 
 async def check_build(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:

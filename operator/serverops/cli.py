@@ -15,7 +15,7 @@ from typing import Any
 import click
 import kopf
 
-from serverops import definitions, operating
+from serverops import definitions, intervals, operating
 from serverops.config import ConfigurationError, OperatorConfig
 
 _LOG_FORMATS = {
@@ -35,6 +35,17 @@ def _operator_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             envvar="SERVEROPS_LOCAL_BOOT_SECONDS",
             help="Seconds the local compute driver takes to boot a server (BUILD until then).",
+        ),
+        click.option(
+            "--reclaim-interval",
+            default="0",
+            show_default=True,
+            envvar="SERVEROPS_RECLAIM_INTERVAL",
+            help=(
+                "How long a deleted server stays restorable when it has no "
+                "compute.serverops.io/reclaim-interval annotation: whole seconds (3600) or a "
+                "duration (90s, 15m, 1h30m, 2d); 0 deletes at once."
+            ),
         ),
         click.option(
             "--retry-delay",
@@ -156,8 +167,11 @@ def _configure(options: dict[str, Any]) -> OperatorConfig:
         log_format=_LOG_FORMATS[str(options.pop("log_format"))],
     )
     try:
+        options["reclaim_interval"] = intervals.parse(
+            str(options["reclaim_interval"]), source="--reclaim-interval"
+        )
         return OperatorConfig(**options)
-    except ConfigurationError as error:
+    except (ConfigurationError, intervals.InvalidInterval) as error:
         raise click.BadParameter(str(error)) from error
 
 

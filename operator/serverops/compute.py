@@ -39,10 +39,20 @@ class Instance:
 
 
 class Compute(Protocol):
-    """Runs servers. Both calls are idempotent: repeating one is harmless."""
+    """Runs servers. Every call is idempotent: repeating one is harmless."""
 
-    async def spawn(self, server: ServerRef, *, flavor: str, image: str) -> Instance:
-        """Start the server if it is not known yet, and report its state."""
+    async def spawn(
+        self, server: ServerRef, *, flavor: str, image: str, restored_from: str = ""
+    ) -> Instance:
+        """Start the server if it is not known yet, and report its state.
+
+        ``restored_from`` is the uid of the soft-deleted server this one restores: its
+        stopped instance is taken over and started instead of a new one booted.
+        """
+        ...
+
+    async def power_off(self, server: ServerRef) -> None:
+        """Stop the server but keep it, as Nova does on a soft delete."""
         ...
 
     async def destroy(self, server: ServerRef) -> None:
@@ -55,6 +65,7 @@ class _Record:
     flavor: str
     image: str
     started_at: float
+    powered_on: bool = True
 
 
 class LocalCompute:
@@ -68,7 +79,15 @@ class LocalCompute:
     def __contains__(self, server: ServerRef) -> bool:
         return server.uid in self._records
 
-    async def spawn(self, server: ServerRef, *, flavor: str, image: str) -> Instance:
+    async def spawn(
+        self, server: ServerRef, *, flavor: str, image: str, restored_from: str = ""
+    ) -> Instance:
+        previous = self._records.pop(restored_from, None) if restored_from else None
+        if previous is not None:
+            previous.powered_on = True
+            self._records[server.uid] = previous
+            return Instance(state=PowerState.RUNNING, ready_in=0.0)
+
         record = self._records.setdefault(
             server.uid, _Record(flavor=flavor, image=image, started_at=self._clock())
         )
@@ -76,6 +95,11 @@ class LocalCompute:
         if remaining > 0:
             return Instance(state=PowerState.BUILDING, ready_in=remaining)
         return Instance(state=PowerState.RUNNING, ready_in=0.0)
+
+    async def power_off(self, server: ServerRef) -> None:
+        record = self._records.get(server.uid)
+        if record is not None:
+            record.powered_on = False
 
     async def destroy(self, server: ServerRef) -> None:
         self._records.pop(server.uid, None)

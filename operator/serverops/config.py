@@ -5,6 +5,7 @@ same name wins over it.
 """
 
 import dataclasses
+import datetime
 
 
 class ConfigurationError(ValueError):
@@ -24,9 +25,14 @@ class OperatorConfig:
     port_release_poll: float = 1.0
     """Seconds between checks for a deleted port that another controller's finalizer holds."""
 
+    reclaim_interval: datetime.timedelta = datetime.timedelta(0)
+    """How long a deleted server stays restorable when it has no annotation; 0 is off."""
+
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if not isinstance(value, int | float):
+                continue
             if value < 0:
                 flag = "--" + field.name.replace("_", "-")
                 raise ConfigurationError(

@@ -11,6 +11,7 @@ API_VERSION: Final = f"{GROUP}/{VERSION}"
 
 SERVERS: Final = "servers"
 PORTS: Final = "ports"
+DELETED_SERVERS: Final = "deletedservers"
 
 # The operator's own finalizer on every Server, never kopf's default marker, so that a
 # stuck object tells the reader which controller holds it.
@@ -28,6 +29,12 @@ MANAGED_BY: Final = "serverops"
 # The annotation that the operator writes to wake itself up for a retry that is due.
 ANNOTATION_RETRY: Final = f"{GROUP}/retry"
 
+# Soft delete: the interval on a Server, the restore request on a DeletedServer, and the
+# mark on a restored Server that names the DeletedServer it came from.
+ANNOTATION_RECLAIM_INTERVAL: Final = f"{GROUP}/reclaim-interval"
+ANNOTATION_RESTORE: Final = f"{GROUP}/restore"
+ANNOTATION_RESTORED_FROM: Final = f"{GROUP}/restored-from"
+
 # Port origins, as Nova tells them apart: ports it made for the server are deleted with
 # it, ports the user supplied are only unbound (Nova's preserve_on_delete).
 ORIGIN_CREATED: Final = "created"
@@ -37,7 +44,10 @@ ORIGIN_ATTACHED: Final = "attached"
 STATUS_BUILD: Final = "BUILD"
 STATUS_ACTIVE: Final = "ACTIVE"
 STATUS_ERROR: Final = "ERROR"
+STATUS_SOFT_DELETED: Final = "SOFT_DELETED"
 TASK_DELETING: Final = "deleting"
+TASK_SOFT_DELETING: Final = "soft-deleting"
+TASK_RESTORING: Final = "restoring"
 
 # Port states, with Neutron's names.
 PORT_DOWN: Final = "DOWN"
@@ -47,6 +57,7 @@ PORT_ERROR: Final = "ERROR"
 # Condition types and the reasons the operator sets on them.
 CONDITION_READY: Final = "Ready"
 CONDITION_DELETION_BLOCKED: Final = "DeletionBlocked"
+CONDITION_RESTORED: Final = "Restored"
 
 REASON_ACTIVE: Final = "Active"
 REASON_BUILDING: Final = "Building"
@@ -56,6 +67,14 @@ REASON_PORT_NOT_FOUND: Final = "PortNotFound"
 REASON_PORT_NAME_TAKEN: Final = "PortNameTaken"
 REASON_MAC_IN_USE: Final = "MacAddressInUse"
 REASON_LOCKED: Final = "Locked"
+REASON_INVALID_RECLAIM_INTERVAL: Final = "InvalidReclaimInterval"
+REASON_SOFT_DELETING: Final = "SoftDeleting"
+REASON_SOFT_DELETED: Final = "SoftDeleted"
+REASON_RESTORING: Final = "Restoring"
+REASON_RESTORED: Final = "Restored"
+REASON_NAME_TAKEN: Final = "NameTaken"
+REASON_NOT_REQUESTED: Final = "NotRequested"
+REASON_PURGED: Final = "Purged"
 REASON_NOT_BLOCKED: Final = "NotBlocked"
 REASON_UNBOUND: Final = "Unbound"
 REASON_BOUND: Final = "Bound"

@@ -1,9 +1,11 @@
 """The hard delete of a Server: the work the finalizer does before it lets the server go.
 
 It runs as two kopf handlers, one after the other. :func:`begin` checks the lock and
-records ``taskState: deleting``; :func:`free` follows Nova's order for DELETE
-/servers/{id}: destroy the instance, then free the network (delete the ports made for
-the server, unbind the user's own). kopf releases the finalizer after both.
+the reclaim interval and records which deletion runs. :func:`free` then either records
+the server as a DeletedServer (a soft delete, see :mod:`softdeleting`) or follows
+Nova's order for DELETE /servers/{id}: destroy the instance, then free the network
+(delete the ports made for the server, unbind the user's own). kopf releases the
+finalizer after both.
 
 Every step reads the state it acts on, so the next run finishes a run that was
 interrupted at any point, even by SIGKILL. A port that is gone counts as freed, and an
@@ -14,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from serverops import conditions, constants, storages
+from serverops import conditions, constants, intervals, softdeleting, storages
 from serverops.building import InvalidNetworkItem, ref_of, wanted_ports
 from serverops.compute import ServerRef
 from serverops.network import PortRecord
@@ -24,46 +26,93 @@ from serverops.runtime import Runtime
 async def begin(
     *, body: kopf.Body, patch: kopf.Patch, runtime: Runtime, logger: kopf.Logger
 ) -> None:
-    """Hold the deletion of a locked server, or record in its status that it has begun.
+    """Hold the deletion, or record in the status which deletion has begun.
 
-    The status goes through kopf's ``patch``, so kopf writes it when this step ends and
-    the write's event starts :func:`free` with a body that carries it. Nothing is freed
-    in this step, so a lock stops the deletion before anything is lost.
+    A locked server, or one whose reclaim interval is invalid, is held: nothing is freed
+    and nothing is guessed. Otherwise the status records ``taskState: deleting`` (a hard
+    delete) or ``soft-deleting`` with the reclaim time. It goes through kopf's ``patch``,
+    so kopf writes it when this step ends and the write's event starts :func:`free` with
+    a body that carries it.
     """
     server = ref_of(body)
     status: dict[str, Any] = dict(body.status)
-    already_deleting = status.get("taskState") == constants.TASK_DELETING
+    started = status.get("taskState") in (constants.TASK_DELETING, constants.TASK_SOFT_DELETING)
 
-    # Nova checks the lock when the request arrives. A lock set after the freeing has
+    # Nova checks the lock when the request arrives. A lock set after the deletion has
     # begun does not stop it: a half-freed server is of no use to anyone.
-    if body.spec.get("locked") and not already_deleting:
-        message = _held_message(server, body.spec.get("lockedReason"))
-        await _hold(body=body, runtime=runtime, message=message, logger=logger)
+    if body.spec.get("locked") and not started:
+        message = held_message(server, body.spec.get("lockedReason"))
+        await hold(
+            body=body,
+            runtime=runtime,
+            reason=constants.REASON_LOCKED,
+            message=message,
+            logger=logger,
+        )
 
         # An unlock is an event on the server, so the deletion resumes at once.
         raise kopf.TemporaryError(message, delay=storages.UNTIL_NEXT_EVENT)
 
-    if already_deleting and not _is_blocked(status):
+    if started and not is_blocked(status):
         return
 
-    patch.status["taskState"] = constants.TASK_DELETING
-    patch.status["conditions"] = _deleting_conditions(body)
-    logger.info(f"Deleting server {server}.")
+    try:
+        interval = softdeleting.reclaim_interval(body, default=runtime.config.reclaim_interval)
+    except intervals.InvalidInterval as error:
+        message = f"{error} Fix the annotation to let the deletion of server {server} finish."
+        await hold(
+            body=body,
+            runtime=runtime,
+            reason=constants.REASON_INVALID_RECLAIM_INTERVAL,
+            message=message,
+            logger=logger,
+        )
+        raise kopf.TemporaryError(message, delay=storages.UNTIL_NEXT_EVENT) from None
+
+    if interval:
+        patch.status["taskState"] = constants.TASK_SOFT_DELETING
+        patch.status["reclaimAt"] = softdeleting.reclaim_time(body, interval)
+        patch.status["conditions"] = _deleting_conditions(
+            body,
+            reason=constants.REASON_SOFT_DELETING,
+            message=f"Server {server} is being soft-deleted.",
+        )
+        logger.info(f"Soft-deleting server {server}, restorable for {interval}.")
+    else:
+        patch.status["taskState"] = constants.TASK_DELETING
+        patch.status["conditions"] = _deleting_conditions(
+            body, reason=constants.REASON_DELETING, message=f"Server {server} is being deleted."
+        )
+        logger.info(f"Deleting server {server}.")
 
 
 async def free(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
-    """Destroy the server's instance, delete its created ports and detach attached ones."""
+    """Record a soft-deleted server, or destroy its instance and free its ports."""
     server = ref_of(body)
+    task = body.status.get("taskState")
 
-    # Only a deletion that begin() let through frees anything, whatever kopf's order.
-    if body.status.get("taskState") != constants.TASK_DELETING:
+    # Only a deletion that begin() let through does anything, whatever kopf's order.
+    if task not in (constants.TASK_DELETING, constants.TASK_SOFT_DELETING):
         raise kopf.TemporaryError(
             f"Deletion of server {server} has not begun yet.", delay=storages.UNTIL_NEXT_EVENT
         )
 
-    await runtime.compute.destroy(server)
+    ports = await gather_ports(body=body, server=server, runtime=runtime)
+    if task == constants.TASK_SOFT_DELETING:
+        if await softdeleting.record(body=body, ports=ports, runtime=runtime, logger=logger):
+            return
 
-    ports = await _ports_to_free(body=body, server=server, runtime=runtime)
+    await runtime.compute.destroy(server)
+    await free_ports(server=server, ports=ports, runtime=runtime)
+    created = sum(1 for port in ports if port.created)
+    logger.info(
+        f"Deleted server {server}: {created} created ports deleted, "
+        f"{len(ports) - created} attached ports detached."
+    )
+
+
+async def free_ports(*, server: ServerRef, ports: list[PortRecord], runtime: Runtime) -> None:
+    """Delete the created ports and detach the attached ones; wait for deletions to end."""
     waiting: list[str] = []
     for port in ports:
         if port.created:
@@ -80,17 +129,9 @@ async def free(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> Non
             delay=runtime.config.port_release_poll,
         )
 
-    created = sum(1 for port in ports if port.created)
-    logger.info(
-        f"Deleted server {server}: {created} created ports deleted, "
-        f"{len(ports) - created} attached ports detached."
-    )
 
-
-async def _ports_to_free(
-    *, body: kopf.Body, server: ServerRef, runtime: Runtime
-) -> list[PortRecord]:
-    """Gather every port of the server, also those a crash kept out of its status."""
+async def gather_ports(*, body: kopf.Body, server: ServerRef, runtime: Runtime) -> list[PortRecord]:
+    """Gather every port of the server, also those that a crash kept out of its status."""
     records: dict[str, PortRecord] = {}
     for entry in body.status.get("ports", []):
         record = PortRecord.from_status(entry)
@@ -105,7 +146,7 @@ async def _ports_to_free(
     # reported it, is found by name. A detach is guarded by the binding, so trying one
     # on a port that this server never held changes nothing.
     try:
-        wanted = wanted_ports(server, list(body.spec.get("networks", [])))
+        wanted = wanted_ports(server, list(body.spec.get("networks", [])), list(records.values()))
     except InvalidNetworkItem:
         wanted = []
     for item in wanted:
@@ -121,15 +162,18 @@ async def _ports_to_free(
     return list(records.values())
 
 
-async def _hold(*, body: kopf.Body, runtime: Runtime, message: str, logger: kopf.Logger) -> None:
+async def hold(
+    *, body: kopf.Body, runtime: Runtime, reason: str, message: str, logger: kopf.Logger
+) -> None:
+    """Record ``DeletionBlocked=True`` with the reason, and post one Warning when it starts."""
     status: dict[str, Any] = dict(body.status)
     listed = list(status.get("conditions", []))
     blocked = conditions.find(listed, constants.CONDITION_DELETION_BLOCKED)
-    newly_blocked = not _is_blocked(status)
+    newly_blocked = not is_blocked(status)
     if (
         blocked is not None
         and not newly_blocked
-        and blocked.get("reason") == constants.REASON_LOCKED
+        and blocked.get("reason") == reason
         and blocked.get("message") == message
     ):
         return
@@ -138,14 +182,15 @@ async def _hold(*, body: kopf.Body, runtime: Runtime, message: str, logger: kopf
         listed,
         kind=constants.CONDITION_DELETION_BLOCKED,
         status=True,
-        reason=constants.REASON_LOCKED,
+        reason=reason,
         message=message,
         generation=body.metadata.get("generation"),
     )
-    server = ref_of(body)
-    await runtime.servers.patch(
-        namespace=server.namespace,
-        name=server.name,
+    namespace = str(body.metadata.namespace)
+    api = runtime.servers if body.get("kind") == "Server" else runtime.deleted_servers
+    await api.patch(
+        namespace=namespace,
+        name=str(body.metadata.name),
         patch={"status": {"conditions": listed}},
         status=True,
     )
@@ -154,16 +199,17 @@ async def _hold(*, body: kopf.Body, runtime: Runtime, message: str, logger: kopf
         logger.warning(message)
 
 
-def _deleting_conditions(body: kopf.Body) -> list[conditions.Condition]:
-    server = ref_of(body)
+def _deleting_conditions(
+    body: kopf.Body, *, reason: str, message: str
+) -> list[conditions.Condition]:
     generation = body.metadata.get("generation")
     listed = list(body.status.get("conditions", []))
     listed = conditions.with_condition(
         listed,
         kind=constants.CONDITION_READY,
         status=False,
-        reason=constants.REASON_DELETING,
-        message=f"Server {server} is being deleted.",
+        reason=reason,
+        message=message,
         generation=generation,
     )
     return conditions.with_condition(
@@ -176,7 +222,7 @@ def _deleting_conditions(body: kopf.Body) -> list[conditions.Condition]:
     )
 
 
-def _held_message(server: ServerRef, reason: object) -> str:
+def held_message(server: ServerRef, reason: object) -> str:
     text = str(reason or "").strip().rstrip(".")
     because = f": {text}" if text else " (no reason given)"
     return (
@@ -185,6 +231,6 @@ def _held_message(server: ServerRef, reason: object) -> str:
     )
 
 
-def _is_blocked(status: dict[str, Any]) -> bool:
+def is_blocked(status: dict[str, Any]) -> bool:
     listed = list(status.get("conditions", []))
     return conditions.is_true(listed, constants.CONDITION_DELETION_BLOCKED)

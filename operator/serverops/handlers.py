@@ -17,6 +17,8 @@ from serverops import (
     kubeapi,
     ports,
     portstatus,
+    purging,
+    restoring,
     runtime,
     waking,
 )
@@ -26,6 +28,7 @@ from serverops.storages import MemoryDiffBaseStorage, MemoryProgressStorage
 
 SERVERS = (constants.GROUP, constants.VERSION, constants.SERVERS)
 PORTS = (constants.GROUP, constants.VERSION, constants.PORTS)
+DELETED_SERVERS = (constants.GROUP, constants.VERSION, constants.DELETED_SERVERS)
 
 CONFIG_KEY = "serverops_config"
 
@@ -56,6 +59,7 @@ async def start(
         config=config,
         servers=kubeapi.CustomObjects(api_client, plural=constants.SERVERS),
         ports=port_objects,
+        deleted_servers=kubeapi.CustomObjects(api_client, plural=constants.DELETED_SERVERS),
         compute=LocalCompute(boot_seconds=config.local_boot_seconds),
         network=ports.KubernetesPorts(port_objects, by_server=ports_by_server, by_mac=ports_by_mac),
         progress=progress,
@@ -119,6 +123,41 @@ async def free_server(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_
         await deleting.free(body=body, runtime=shared, logger=logger)
 
 
+@kopf.on.create(*DELETED_SERVERS, id="restore")
+@kopf.on.update(*DELETED_SERVERS, id="restore")
+async def reconcile_deleted_server(
+    body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
+    shared = runtime.of(memo)
+    with _retrying(shared):
+        await restoring.reconcile(body=body, runtime=shared, logger=logger)
+
+
+@kopf.on.delete(*DELETED_SERVERS, id="begin-purge")
+async def begin_purge(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
+    shared = runtime.of(memo)
+    with _retrying(shared):
+        await purging.begin(body=body, patch=patch, runtime=shared, logger=logger)
+
+
+@kopf.on.delete(*DELETED_SERVERS, id="purge")
+async def purge(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    shared = runtime.of(memo)
+    with _retrying(shared):
+        await purging.purge(body=body, runtime=shared, logger=logger)
+
+
+@kopf.daemon(*DELETED_SERVERS, id="reclaim", cancellation_timeout=5.0)
+async def reclaim(
+    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
+    await purging.reclaim_when_due(
+        body=body, stopped=stopped, runtime=runtime.of(memo), logger=logger
+    )
+
+
 @kopf.on.create(*PORTS, id="status")
 @kopf.on.update(*PORTS, id="status", field="spec")
 async def reconcile_port(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
@@ -142,6 +181,7 @@ async def wake_servers(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
 
 @kopf.on.event(*SERVERS)
 @kopf.on.event(*PORTS)
+@kopf.on.event(*DELETED_SERVERS)
 def forget_deleted(type: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
     if type == "DELETED":
         shared = runtime.of(memo)

@@ -28,12 +28,26 @@ JSONPatch = list[dict[str, Any]]
 
 
 class APIError(Exception):
-    """A request to the Kubernetes API failed; ``status`` is the HTTP status, 0 if none."""
+    """A request to the Kubernetes API failed; ``status`` is the HTTP status, 0 if none.
 
-    def __init__(self, message: str, *, status: int = 0, reason: str = "") -> None:
+    ``causes`` lists the ``reason`` of each cause in the API's Status details.
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 0, reason: str = "", causes: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.causes = causes
+
+
+class Forbidden(APIError):
+    """The request is not allowed (403), for example in a namespace being deleted."""
+
+    @property
+    def namespace_terminating(self) -> bool:
+        return "NamespaceTerminating" in self.causes
 
 
 class NotFound(APIError):
@@ -134,15 +148,27 @@ class CustomObjects:
             _content_type=content_type,
         )
 
-    async def delete(self, *, namespace: str, name: str, uid: str | None = None) -> Body:
-        """Delete the object; with ``uid``, only if it is still that very object.
+    async def delete(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        uid: str | None = None,
+        resource_version: str | None = None,
+    ) -> Body:
+        """Delete the object; with ``uid`` and ``resource_version``, only if it is still that
+        very object, unchanged (a precondition that fails raises :class:`Conflict`).
 
         Returns the API's answer: a ``Status`` with ``status: Success`` when the object is
         gone at once, or the object with its ``deletionTimestamp`` when finalizers hold it.
         """
         options = client.V1DeleteOptions(
             propagation_policy="Background",
-            preconditions=client.V1Preconditions(uid=uid) if uid else None,
+            preconditions=(
+                client.V1Preconditions(uid=uid, resource_version=resource_version)
+                if uid or resource_version
+                else None
+            ),
         )
         return await self._call(
             "delete",
@@ -191,13 +217,14 @@ def _translate(error: ApiException, context: str) -> APIError:
         reason = str(details.get("reason", ""))
         message = str(details.get("message", message))
 
+    causes: tuple[str, ...] = ()
+    if isinstance(details, dict):
+        listed = (details.get("details") or {}).get("causes") or []
+        causes = tuple(str(cause.get("reason", "")) for cause in listed if isinstance(cause, dict))
+
     text = f"{context}: {status} {reason}: {message}".rstrip(": ")
-    if status == 404:
-        return NotFound(text, status=status, reason=reason)
-    if status == 409 and reason == "AlreadyExists":
-        return AlreadyExists(text, status=status, reason=reason)
+    kinds: dict[int, type[APIError]] = {403: Forbidden, 404: NotFound, 422: Invalid}
+    kind = kinds.get(status, APIError)
     if status == 409:
-        return Conflict(text, status=status, reason=reason)
-    if status == 422:
-        return Invalid(text, status=status, reason=reason)
-    return APIError(text, status=status, reason=reason)
+        kind = AlreadyExists if reason == "AlreadyExists" else Conflict
+    return kind(text, status=status, reason=reason, causes=causes)

@@ -86,11 +86,19 @@ class PortUnusable(PortError):
 class Network(Protocol):
     """Creates, binds, deletes and detaches ports. Every call is idempotent."""
 
-    async def create_port(self, server: ServerRef, *, name: str, network: str) -> PortRecord:
-        """Create the port ``name`` on ``network`` for the server, or adopt it if it exists."""
+    async def create_port(
+        self, server: ServerRef, *, name: str, network: str, adopt_from: str = ""
+    ) -> PortRecord:
+        """Create the port ``name`` on ``network`` for the server, or adopt it if it exists.
+
+        ``adopt_from`` is the uid of a soft-deleted server whose ports this one takes over
+        on a restore; its bindings count as this server's own.
+        """
         ...
 
-    async def attach_port(self, server: ServerRef, *, name: str) -> PortRecord:
+    async def attach_port(
+        self, server: ServerRef, *, name: str, adopt_from: str = ""
+    ) -> PortRecord:
         """Bind the user's port ``name`` to the server; raise a :class:`PortError` if unusable."""
         ...
 
@@ -104,6 +112,11 @@ class Network(Protocol):
 
     def known_ports(self, server: ServerRef) -> Iterable[PortRecord]:
         """List the ports the network knows as created for or bound to the server."""
+        ...
+
+    def holder_of(self, server: ServerRef, port: PortRecord) -> str | None:
+        """Return the uid of the server the port is bound to ('' when unbound), or None if
+        the network does not know the port."""
         ...
 
     async def find_created_port(self, server: ServerRef, *, name: str) -> PortRecord | None:

@@ -43,6 +43,8 @@ class PortEntry:
     origin: str
     network: str
     mac_address: str
+    holder: str = ""
+    """The uid of the server the port is bound to; empty when unbound."""
 
     def to_record(self) -> PortRecord:
         return PortRecord(
@@ -82,6 +84,7 @@ def entry_of(body: kopf.Body) -> PortEntry:
         origin=origin,
         network=str(body.spec.get("network", "")),
         mac_address=str(body.status.get("macAddress", "")),
+        holder=str((body.status.get("server") or {}).get("uid", "")),
     )
 
 
@@ -132,7 +135,15 @@ class KubernetesPorts:
             if entry.namespace == server.namespace:
                 yield entry.to_record()
 
-    async def create_port(self, server: ServerRef, *, name: str, network: str) -> PortRecord:
+    def holder_of(self, server: ServerRef, port: PortRecord) -> str | None:
+        for entry in self._by_server.get(server.uid, []):
+            if entry.namespace == server.namespace and entry.name == port.name:
+                return entry.holder
+        return None
+
+    async def create_port(
+        self, server: ServerRef, *, name: str, network: str, adopt_from: str = ""
+    ) -> PortRecord:
         mac = macs.generate(in_use=lambda mac: bool(self.mac_in_use(network=network, mac=mac)))
         body = {
             "apiVersion": constants.API_VERSION,
@@ -153,7 +164,10 @@ class KubernetesPorts:
             logger.info(f"Created port {server.namespace}/{name} on {network} for server {server}.")
         except kubeapi.AlreadyExists:
             port = await self._api.get(namespace=server.namespace, name=name)
-            if _labels(port).get(constants.LABEL_SERVER_UID) != server.uid:
+            creator = _labels(port).get(constants.LABEL_SERVER_UID)
+            holder = ((port.get("status") or {}).get("server") or {}).get("uid")
+            owners = {server.uid, adopt_from} - {""}
+            if creator not in owners and holder not in owners:
                 raise PortNameTaken(
                     f"Port {server.namespace}/{name} exists but was not created for server "
                     f"{server}; delete or rename that port.",
@@ -170,7 +184,9 @@ class KubernetesPorts:
             mac_address=mac_address,
         )
 
-    async def attach_port(self, server: ServerRef, *, name: str) -> PortRecord:
+    async def attach_port(
+        self, server: ServerRef, *, name: str, adopt_from: str = ""
+    ) -> PortRecord:
         try:
             port = await self._api.get(namespace=server.namespace, name=name)
         except kubeapi.NotFound:
@@ -183,13 +199,14 @@ class KubernetesPorts:
         status = port.get("status") or {}
         holder = status.get("server") or {}
         creator = _labels(port).get(constants.LABEL_SERVER_UID)
-        if holder and holder.get("uid") != server.uid:
+        owners = {server.uid, adopt_from} - {""}
+        if holder and holder.get("uid") not in owners:
             raise PortInUse(
                 f"Port {server.namespace}/{name} is bound to server "
                 f"{server.namespace}/{holder.get('name')} (uid {holder.get('uid')}).",
                 port=name,
             )
-        if creator and creator != server.uid:
+        if creator and creator not in owners:
             raise PortInUse(
                 f"Port {server.namespace}/{name} was created for another server "
                 f"(uid {creator}) and cannot be attached.",

@@ -1,6 +1,8 @@
 """What the handlers share in one operator process: settings, API access, the two sides."""
 
 import dataclasses
+import datetime
+from collections.abc import Callable
 
 import kopf
 
@@ -18,11 +20,14 @@ class Runtime:
     config: OperatorConfig
     servers: kubeapi.CustomObjects
     ports: kubeapi.CustomObjects
+    deleted_servers: kubeapi.CustomObjects
     compute: Compute
     network: KubernetesPorts
     """The network side; building and deleting use only its :class:`Network` methods."""
     progress: MemoryProgressStorage
     diffbase: MemoryDiffBaseStorage
+    clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
+    """The current time, aware and in UTC; tests may pass another."""
 
 
 MEMO_KEY = "serverops_runtime"

@@ -13,11 +13,11 @@ Two behaviours differ from kopf's stock storages, on purpose:
   object, instead of when the delay ends. A deletion held by a lock therefore resumes
   the moment the lock is cleared, while the delay only bounds how long the operator
   waits when nothing happens.
-- The wake-up touch is skipped while a handler of the object has a retry that is not
-  due yet. kopf caps its sleep at 10 minutes and touches the object after it; for a
-  longer delay that touch would be an early, useless write. So a delay above 10 minutes
-  means "until the next event on the object": nothing wakes the handler before one
-  arrives.
+- A handler that waits for a change of its object rather than for time raises with the
+  delay :data:`UNTIL_NEXT_EVENT`. kopf caps its sleep at 10 minutes and then touches
+  the object to wake itself up; for such a handler the touch is skipped, because only
+  an event can change its outcome. Any other delay keeps kopf's behaviour, so a delay
+  above 10 minutes costs one touch every 10 minutes.
 
 Both storages forget an object when :func:`forget` is called for its uid, which the
 handlers do when they see the object gone.
@@ -77,7 +77,7 @@ class MemoryProgressStorage(kopf.ProgressStorage):
                 patch.metadata.annotations[constants.ANNOTATION_RETRY] = None
             return
 
-        if not self._retry_is_early(uid=_uid(body)):
+        if not self._waits_for_event(uid=_uid(body)):
             patch.metadata.annotations[constants.ANNOTATION_RETRY] = value
 
     def clear(self, *, essence: kopf.BodyEssence) -> kopf.BodyEssence:
@@ -88,12 +88,15 @@ class MemoryProgressStorage(kopf.ProgressStorage):
         for record_key in [record_key for record_key in self._records if record_key[0] == uid]:
             del self._records[record_key]
 
-    def _retry_is_early(self, *, uid: str) -> bool:
-        now = datetime.datetime.now(datetime.UTC)
+    def _waits_for_event(self, *, uid: str) -> bool:
+        # Half of UNTIL_NEXT_EVENT leaves room for the time spent since the delay was set.
+        horizon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
+            seconds=UNTIL_NEXT_EVENT / 2
+        )
         for (record_uid, _), record in self._records.items():
             delayed = record.get("delayed")
             if record_uid == uid and delayed is not None:
-                if datetime.datetime.fromisoformat(delayed) > now:
+                if datetime.datetime.fromisoformat(delayed) > horizon:
                     return True
         return False
 

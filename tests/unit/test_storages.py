@@ -5,7 +5,7 @@ import datetime
 import kopf
 
 from serverops import constants
-from serverops.storages import MemoryDiffBaseStorage, MemoryProgressStorage
+from serverops.storages import UNTIL_NEXT_EVENT, MemoryDiffBaseStorage, MemoryProgressStorage
 
 
 def body(*, annotations: dict[str, str] | None = None) -> kopf.Body:
@@ -41,15 +41,26 @@ def test_fetch_drops_delay_so_events_wake_handler() -> None:
     assert fetched["retries"] == 2
 
 
-def test_touch_before_delay_is_due_writes_nothing() -> None:
+def test_touch_skipped_for_handler_waiting_for_event() -> None:
     storage = MemoryProgressStorage()
-    record = kopf.ProgressRecord(delayed=at(3600))
+    record = kopf.ProgressRecord(delayed=at(UNTIL_NEXT_EVENT))
     storage.store(key=kopf.HandlerId("delete"), record=record, body=body(), patch=kopf.Patch())
     patch = kopf.Patch()
 
     storage.touch(body=body(), patch=patch, value="2026-01-01T00:00:00")
 
     assert not patch
+
+
+def test_touch_kept_for_long_finite_delay() -> None:
+    storage = MemoryProgressStorage()
+    record = kopf.ProgressRecord(delayed=at(3600))
+    storage.store(key=kopf.HandlerId("purge"), record=record, body=body(), patch=kopf.Patch())
+    patch = kopf.Patch()
+
+    storage.touch(body=body(), patch=patch, value="2026-01-01T00:00:00")
+
+    assert patch["metadata"]["annotations"][constants.ANNOTATION_RETRY] == "2026-01-01T00:00:00"
 
 
 def test_touch_without_pending_delay_writes_annotation() -> None:

@@ -1,0 +1,177 @@
+"""Purge: a soft-deleted server is freed for good, on reclaim or on a force delete.
+
+Deleting a DeletedServer purges it, as Nova's ``forceDelete`` does: its instance is
+destroyed, its created ports are deleted and its attached ports detached, exactly as a
+hard delete would, and only then is the DeletedServer released. The reclaim is the same
+purge, started by the operator itself when ``reclaimAt`` comes: :func:`reclaim_when_due`
+deletes the DeletedServer then.
+
+A purge never touches what a restore took: a DeletedServer that records ``restoredAs``
+is released without freeing anything, and a port bound to another server by now is left
+alone.
+"""
+
+from typing import Any
+
+import kopf
+
+from serverops import conditions, constants, deleting, kubeapi, softdeleting, storages
+from serverops.compute import ServerRef
+from serverops.network import PortRecord
+from serverops.runtime import Runtime
+
+# The longest the reclaim waits in one go, so that a changed clock is noticed.
+_MAX_WAIT = 300.0
+
+
+def original_of(body: kopf.Body) -> ServerRef:
+    return ServerRef(
+        namespace=str(body.metadata.namespace),
+        name=str(body.spec["originalName"]),
+        uid=str(body.spec["originalUID"]),
+    )
+
+
+async def begin(
+    *, body: kopf.Body, patch: kopf.Patch, runtime: Runtime, logger: kopf.Logger
+) -> None:
+    """Decide whether the purge may run, and record ``taskState: deleting`` when it may."""
+    status: dict[str, Any] = dict(body.status)
+    record = f"{body.metadata.namespace}/{body.metadata.name}"
+    if status.get("restoredAs") or status.get("taskState") == constants.TASK_DELETING:
+        return
+
+    # A restore that has created its Server owns the ports now: wait for it to finish.
+    if status.get("taskState") == constants.TASK_RESTORING:
+        if await _restore_in_progress(body=body, runtime=runtime):
+            raise kopf.TemporaryError(
+                f"DeletedServer {record} is being restored; the purge waits for the restore.",
+                delay=runtime.config.retry_delay,
+            )
+
+    # Nova's forceDelete checks the lock; its reclaim does not. A force delete of a
+    # locked server's record is therefore held until an unlock or the reclaim time.
+    reclaim_at = softdeleting.parse_time(str(body.spec["reclaimAt"]))
+    remaining = (reclaim_at - runtime.clock()).total_seconds()
+    server = dict(body.spec.get("server") or {})
+    if server.get("locked") and remaining > 0:
+        message = (
+            f"Purge of DeletedServer {record} is held because the server was locked"
+            f"{': ' + str(server['lockedReason']) if server.get('lockedReason') else ''}. "
+            f"It runs at the reclaim time {body.spec['reclaimAt']}, or when "
+            f"spec.server.locked is set to false."
+        )
+        await deleting.hold(
+            body=body,
+            runtime=runtime,
+            reason=constants.REASON_LOCKED,
+            message=message,
+            logger=logger,
+        )
+        raise kopf.TemporaryError(message, delay=remaining)
+
+    patch.status["taskState"] = constants.TASK_DELETING
+    patch.status["conditions"] = conditions.with_condition(
+        list(status.get("conditions", [])),
+        kind=constants.CONDITION_DELETION_BLOCKED,
+        status=False,
+        reason=constants.REASON_NOT_BLOCKED,
+        message="Nothing holds the purge.",
+        generation=body.metadata.get("generation"),
+    )
+    logger.info(f"Purging DeletedServer {record}.")
+
+
+async def purge(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
+    """Destroy the instance, delete the created ports and detach the attached ones."""
+    status: dict[str, Any] = dict(body.status)
+    record = f"{body.metadata.namespace}/{body.metadata.name}"
+    if status.get("restoredAs"):
+        logger.info(f"DeletedServer {record} was restored; nothing to purge.")
+        return
+    if status.get("taskState") != constants.TASK_DELETING:
+        raise kopf.TemporaryError(
+            f"Purge of DeletedServer {record} has not begun yet.", delay=storages.UNTIL_NEXT_EVENT
+        )
+
+    server = original_of(body)
+    await runtime.compute.destroy(server)
+
+    ports: dict[str, PortRecord] = {}
+    for entry in body.spec.get("ports", []):
+        port = PortRecord.from_status(entry)
+        ports[port.name] = port
+    for port in runtime.network.known_ports(server):
+        ports.setdefault(port.name, port)
+
+    # A port that another server holds by now (a restore, or a user's re-attach after a
+    # detach) is not this record's any more.
+    ours = [
+        port
+        for port in ports.values()
+        if runtime.network.holder_of(server, port) in (None, "", server.uid)
+    ]
+    await deleting.free_ports(server=server, ports=ours, runtime=runtime)
+
+    created = sum(1 for port in ours if port.created)
+    message = (
+        f"Purged server {server.namespace}/{server.name}: {created} created ports deleted, "
+        f"{len(ours) - created} attached ports detached."
+    )
+    kopf.event(body, type="Normal", reason=constants.REASON_PURGED, message=message)
+    logger.info(message)
+
+
+async def reclaim_when_due(
+    *, body: kopf.Body, stopped: kopf.DaemonStopped, runtime: Runtime, logger: kopf.Logger
+) -> None:
+    """Delete the DeletedServer at its reclaim time, which starts the purge.
+
+    ``body`` is kopf's live view of the object. The delete carries the resourceVersion
+    it saw as a precondition, so a restore that started meanwhile wins: the delete then
+    fails with a conflict and the reclaim looks again.
+    """
+    record = f"{body.metadata.namespace}/{body.metadata.name}"
+    while not stopped:
+        if body.metadata.get("deletionTimestamp"):
+            return
+        reclaim_at = softdeleting.parse_time(str(body.spec["reclaimAt"]))
+        remaining = (reclaim_at - runtime.clock()).total_seconds()
+        if remaining > 0:
+            await stopped.wait(min(remaining, _MAX_WAIT))
+            continue
+        if body.status.get("restoredAs"):
+            return
+
+        try:
+            await runtime.deleted_servers.delete(
+                namespace=str(body.metadata.namespace),
+                name=str(body.metadata.name),
+                uid=str(body.metadata.uid),
+                resource_version=str(body.metadata["resourceVersion"]),
+            )
+        except kubeapi.NotFound:
+            return
+        except kubeapi.Conflict:
+            logger.debug(f"DeletedServer {record} changed before its reclaim; looking again.")
+            await stopped.wait(0.1)
+            continue
+        except kubeapi.APIError as error:
+            logger.error(f"Failed to reclaim DeletedServer {record}: {error}; retrying.")
+            await stopped.wait(runtime.config.retry_delay)
+            continue
+
+        late = (runtime.clock() - reclaim_at).total_seconds()
+        logger.info(f"Reclaiming DeletedServer {record}, {late:.1f}s after its reclaim time.")
+        return
+
+
+async def _restore_in_progress(*, body: kopf.Body, runtime: Runtime) -> bool:
+    try:
+        server = await runtime.servers.get(
+            namespace=str(body.metadata.namespace), name=str(body.spec["originalName"])
+        )
+    except kubeapi.NotFound:
+        return False
+    marks = server.get("metadata", {}).get("annotations") or {}
+    return bool(marks.get(constants.ANNOTATION_RESTORED_FROM) == body.metadata.name)

@@ -1,0 +1,240 @@
+"""Restore: a soft-deleted server comes back under its name, with the same ports.
+
+The work is split between the two objects:
+
+- On the DeletedServer, a request (the annotation ``compute.serverops.io/restore:
+  "true"``) moves it to ``taskState: restoring`` with a resourceVersion test, so a
+  reclaim that deletes it at the same moment either loses (its delete precondition
+  fails) or wins (the test fails and the restore never starts). Then the Server is
+  created under its original name, with the ``restored-from`` annotation naming the
+  DeletedServer.
+- On the Server, :mod:`building` sees the annotation, binds the old ports to the new
+  uid, and calls :func:`finish`, which records ``restoredAs`` on the DeletedServer,
+  deletes it (the record says there is nothing to purge) and removes the annotation.
+
+Every step checks what is already done, so a restore interrupted at any point resumes.
+"""
+
+from typing import Any, cast
+
+import kopf
+
+from serverops import conditions, constants, kubeapi
+from serverops.runtime import Runtime
+
+
+def record_name(body: kopf.Body) -> str:
+    return f"{body.metadata.namespace}/{body.metadata.name}"
+
+
+async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
+    """Keep the DeletedServer's status, and carry out a requested restore."""
+    status: dict[str, Any] = dict(body.status)
+    requested = body.metadata.annotations.get(constants.ANNOTATION_RESTORE) == "true"
+    task = str(status.get("taskState", ""))
+    restoring = task == constants.TASK_RESTORING or (requested and not task)
+    if status.get("restoredAs"):
+        return
+
+    wanted = _status(body, restoring=restoring)
+    if any(status.get(key) != value for key, value in wanted.items()):
+        first_write = not status.get("status")
+        await _write_status(body=body, runtime=runtime, status={**status, **wanted})
+        if first_write:
+            message = (
+                f"Server {body.metadata.namespace}/{body.spec['originalName']} is soft-deleted. "
+                f"Annotate this DeletedServer with {constants.ANNOTATION_RESTORE}=true to restore "
+                f"it before {body.spec['reclaimAt']}, or delete it to purge it now."
+            )
+            kopf.event(body, type="Normal", reason=constants.REASON_SOFT_DELETED, message=message)
+    if not restoring:
+        return
+
+    server = await _create_server(body=body, runtime=runtime)
+    if server is None:
+        await _give_up(body=body, runtime=runtime, logger=logger)
+        return
+    logger.info(
+        f"Restoring DeletedServer {record_name(body)} as server "
+        f"{body.metadata.namespace}/{body.spec['originalName']}."
+    )
+
+
+async def finish(
+    *, server: kopf.Body, deleted: dict[str, Any], runtime: Runtime, logger: kopf.Logger
+) -> None:
+    """Complete a restore once the Server has taken the ports over: record it on the
+    DeletedServer, delete that, and remove the ``restored-from`` annotation."""
+    namespace = str(server.metadata.namespace)
+    name = str(deleted["metadata"]["name"])
+    message = (
+        f"Server {namespace}/{server.metadata.name} was restored from DeletedServer "
+        f"{namespace}/{name}, with {len(deleted['spec'].get('ports', []))} ports."
+    )
+
+    if deleted.get("status", {}).get("restoredAs") != server.metadata.uid:
+        listed = conditions.with_condition(
+            list(deleted.get("status", {}).get("conditions", [])),
+            kind=constants.CONDITION_RESTORED,
+            status=True,
+            reason=constants.REASON_RESTORED,
+            message=message,
+            generation=deleted["metadata"].get("generation"),
+        )
+        patch = {"status": {"restoredAs": str(server.metadata.uid), "conditions": listed}}
+        await runtime.deleted_servers.patch(
+            namespace=namespace, name=name, patch=patch, status=True
+        )
+        kopf.event(
+            kopf.Body(cast(kopf.RawBody, deleted)),
+            type="Normal",
+            reason=constants.REASON_RESTORED,
+            message=message,
+        )
+        kopf.event(server, type="Normal", reason=constants.REASON_RESTORED, message=message)
+
+    try:
+        await runtime.deleted_servers.delete(
+            namespace=namespace, name=name, uid=str(deleted["metadata"]["uid"])
+        )
+    except (kubeapi.NotFound, kubeapi.Conflict):
+        pass
+
+    await forget_origin(server=server, runtime=runtime)
+    logger.info(message)
+
+
+async def forget_origin(*, server: kopf.Body, runtime: Runtime) -> None:
+    """Remove the ``restored-from`` annotation once the restore needs it no more."""
+    patch = {"metadata": {"annotations": {constants.ANNOTATION_RESTORED_FROM: None}}}
+    await runtime.servers.patch(
+        namespace=str(server.metadata.namespace), name=str(server.metadata.name), patch=patch
+    )
+
+
+async def source_of(*, server: kopf.Body, runtime: Runtime) -> dict[str, Any] | None:
+    """Return the DeletedServer a restored server comes from, or None when it is gone."""
+    name = server.metadata.annotations.get(constants.ANNOTATION_RESTORED_FROM)
+    if not name:
+        return None
+    try:
+        return await runtime.deleted_servers.get(
+            namespace=str(server.metadata.namespace), name=str(name)
+        )
+    except kubeapi.NotFound:
+        return None
+
+
+def _status(body: kopf.Body, *, restoring: bool) -> dict[str, Any]:
+    listed = list(body.status.get("conditions", []))
+    if restoring:
+        listed = conditions.with_condition(
+            listed,
+            kind=constants.CONDITION_RESTORED,
+            status=False,
+            reason=constants.REASON_RESTORING,
+            message=f"Restoring server {body.metadata.namespace}/{body.spec['originalName']}.",
+            generation=body.metadata.get("generation"),
+        )
+    elif conditions.find(listed, constants.CONDITION_RESTORED) is None:
+        listed = conditions.with_condition(
+            listed,
+            kind=constants.CONDITION_RESTORED,
+            status=False,
+            reason=constants.REASON_NOT_REQUESTED,
+            message=(
+                f'Not restored. Set the annotation {constants.ANNOTATION_RESTORE} to "true" '
+                f"to restore the server."
+            ),
+            generation=body.metadata.get("generation"),
+        )
+    return {
+        "status": constants.STATUS_SOFT_DELETED,
+        "taskState": constants.TASK_RESTORING if restoring else "",
+        "portCount": len(body.spec.get("ports", [])),
+        "conditions": listed,
+    }
+
+
+async def _write_status(*, body: kopf.Body, runtime: Runtime, status: dict[str, Any]) -> None:
+    # The resourceVersion test makes this write and a reclaim's delete exclusive: the
+    # delete carries the version it saw as a precondition, so whichever comes second fails.
+    operations: kubeapi.JSONPatch = [
+        {
+            "op": "test",
+            "path": "/metadata/resourceVersion",
+            "value": body.metadata["resourceVersion"],
+        },
+        {"op": "add", "path": "/status", "value": status},
+    ]
+    try:
+        await runtime.deleted_servers.patch(
+            namespace=str(body.metadata.namespace),
+            name=str(body.metadata.name),
+            patch=operations,
+            status=True,
+        )
+    except kubeapi.Invalid as error:
+        raise kopf.TemporaryError(
+            f"DeletedServer {record_name(body)} changed meanwhile; retrying on the new version.",
+            delay=runtime.config.retry_delay,
+        ) from error
+
+
+async def _create_server(*, body: kopf.Body, runtime: Runtime) -> dict[str, Any] | None:
+    """Create the Server back, or find the one an earlier attempt made; None if the name
+    belongs to another Server."""
+    namespace = str(body.metadata.namespace)
+    name = str(body.spec["originalName"])
+    annotations = dict(body.spec.get("annotations") or {})
+    annotations[constants.ANNOTATION_RESTORED_FROM] = str(body.metadata.name)
+    manifest = {
+        "apiVersion": constants.API_VERSION,
+        "kind": "Server",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(body.spec.get("labels") or {}),
+            "annotations": annotations,
+            "finalizers": [constants.FINALIZER],
+        },
+        "spec": dict(body.spec["server"]),
+    }
+    try:
+        return await runtime.servers.create(namespace=namespace, body=manifest)
+    except kubeapi.AlreadyExists:
+        existing = await runtime.servers.get(namespace=namespace, name=name)
+        marks = existing.get("metadata", {}).get("annotations") or {}
+        if marks.get(constants.ANNOTATION_RESTORED_FROM) == body.metadata.name:
+            return existing
+        return None
+
+
+async def _give_up(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
+    """Leave everything as it was when the original name is taken, and say so."""
+    namespace = str(body.metadata.namespace)
+    name = str(body.spec["originalName"])
+    message = (
+        f"Cannot restore server {namespace}/{name}: another Server of that name exists. "
+        f"Delete or rename it, then set the annotation {constants.ANNOTATION_RESTORE}=true again."
+    )
+    listed = conditions.with_condition(
+        list(body.status.get("conditions", [])),
+        kind=constants.CONDITION_RESTORED,
+        status=False,
+        reason=constants.REASON_NAME_TAKEN,
+        message=message,
+        generation=body.metadata.get("generation"),
+    )
+    status = {**dict(body.status), "taskState": "", "conditions": listed}
+    await runtime.deleted_servers.patch(
+        namespace=namespace, name=str(body.metadata.name), patch={"status": status}, status=True
+    )
+
+    # The request is withdrawn, so that setting it again is a change the operator sees.
+    patch = {"metadata": {"annotations": {constants.ANNOTATION_RESTORE: None}}}
+    await runtime.deleted_servers.patch(
+        namespace=namespace, name=str(body.metadata.name), patch=patch
+    )
+    kopf.warn(body, reason=constants.REASON_NAME_TAKEN, message=message)
+    logger.warning(message)
