@@ -133,20 +133,13 @@ async def reconcile_deleted_server(
         await restoring.reconcile(body=body, runtime=shared, logger=logger)
 
 
-@kopf.on.delete(*DELETED_SERVERS, id="begin-purge")
-async def begin_purge(
+@kopf.on.delete(*DELETED_SERVERS, id="purge")
+async def purge(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     shared = runtime.of(memo)
     with _retrying(shared):
-        await purging.begin(body=body, patch=patch, runtime=shared, logger=logger)
-
-
-@kopf.on.delete(*DELETED_SERVERS, id="purge")
-async def purge(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    shared = runtime.of(memo)
-    with _retrying(shared):
-        await purging.purge(body=body, runtime=shared, logger=logger)
+        await purging.purge(body=body, patch=patch, runtime=shared, logger=logger)
 
 
 @kopf.daemon(*DELETED_SERVERS, id="reclaim", cancellation_timeout=5.0)

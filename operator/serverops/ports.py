@@ -144,6 +144,10 @@ class KubernetesPorts:
     async def create_port(
         self, server: ServerRef, *, name: str, network: str, adopt_from: str = ""
     ) -> PortRecord:
+        known = await self._reuse(server, name=name, adopt_from=adopt_from)
+        if known is not None:
+            return known
+
         mac = macs.generate(in_use=lambda mac: bool(self.mac_in_use(network=network, mac=mac)))
         body = {
             "apiVersion": constants.API_VERSION,
@@ -187,6 +191,10 @@ class KubernetesPorts:
     async def attach_port(
         self, server: ServerRef, *, name: str, adopt_from: str = ""
     ) -> PortRecord:
+        known = await self._reuse(server, name=name, adopt_from=adopt_from)
+        if known is not None:
+            return known
+
         try:
             port = await self._api.get(namespace=server.namespace, name=name)
         except kubeapi.NotFound:
@@ -290,6 +298,53 @@ class KubernetesPorts:
             uid=port["metadata"]["uid"],
             network=str(port["spec"].get("network", "")),
         )
+
+    async def _reuse(self, server: ServerRef, *, name: str, adopt_from: str) -> PortRecord | None:
+        """Return a port the watch shows bound to the server, rebinding it first when it is
+        bound to ``adopt_from``; None when the watch shows neither, so the caller asks."""
+        for owner in (server.uid, adopt_from):
+            for entry in self._by_server.get(owner, []) if owner else []:
+                if entry.namespace != server.namespace or entry.name != name:
+                    continue
+                if entry.holder == server.uid:
+                    return entry.to_record()
+                if adopt_from and entry.holder == adopt_from:
+                    await self._rebind(server, entry, previous=adopt_from)
+                    return entry.to_record()
+        return None
+
+    async def _rebind(self, server: ServerRef, entry: PortEntry, *, previous: str) -> None:
+        # The test makes the move conditional on the port still being bound to the server
+        # it comes from, so a port that something else took meanwhile is left alone.
+        bound = conditions.with_condition(
+            [],
+            kind=constants.CONDITION_READY,
+            status=True,
+            reason=constants.REASON_BOUND,
+            message=f"Bound to server {server}.",
+            generation=None,
+        )
+        operations: kubeapi.JSONPatch = [
+            {"op": "test", "path": "/status/server/uid", "value": previous},
+            {
+                "op": "replace",
+                "path": "/status/server",
+                "value": {"name": server.name, "uid": server.uid},
+            },
+            {"op": "add", "path": "/status/conditions", "value": bound},
+        ]
+        try:
+            await self._api.patch(
+                namespace=server.namespace, name=entry.name, patch=operations, status=True
+            )
+        except kubeapi.Invalid as error:
+            raise kubeapi.Conflict(
+                f"Port {server.namespace}/{entry.name} is no longer bound to {previous}; "
+                f"looking again.",
+                status=error.status,
+                reason=error.reason,
+            ) from error
+        logger.info(f"Bound port {server.namespace}/{entry.name} to restored server {server}.")
 
     def _mac_for(self, port: dict[str, Any]) -> str:
         assigned = (port.get("status") or {}).get("macAddress")

@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from serverops import conditions, constants, deleting, kubeapi, softdeleting, storages
+from serverops import conditions, constants, deleting, kubeapi, softdeleting
 from serverops.compute import ServerRef
 from serverops.network import PortRecord
 from serverops.runtime import Runtime
@@ -32,13 +32,14 @@ def original_of(body: kopf.Body) -> ServerRef:
     )
 
 
-async def begin(
+async def purge(
     *, body: kopf.Body, patch: kopf.Patch, runtime: Runtime, logger: kopf.Logger
 ) -> None:
-    """Decide whether the purge may run, and record ``taskState: deleting`` when it may."""
+    """Destroy the instance, delete the created ports and detach the attached ones."""
     status: dict[str, Any] = dict(body.status)
     record = f"{body.metadata.namespace}/{body.metadata.name}"
-    if status.get("restoredAs") or status.get("taskState") == constants.TASK_DELETING:
+    if status.get("restoredAs"):
+        logger.info(f"DeletedServer {record} was restored; nothing to purge.")
         return
 
     # A restore that has created its Server owns the ports now: wait for it to finish.
@@ -53,13 +54,14 @@ async def begin(
     # locked server's record is therefore held until an unlock or the reclaim time.
     reclaim_at = softdeleting.parse_time(str(body.spec["reclaimAt"]))
     remaining = (reclaim_at - runtime.clock()).total_seconds()
-    server = dict(body.spec.get("server") or {})
-    if server.get("locked") and remaining > 0:
+    server_spec = dict(body.spec.get("server") or {})
+    purging = status.get("taskState") == constants.TASK_DELETING
+    if server_spec.get("locked") and remaining > 0 and not purging:
+        reason = server_spec.get("lockedReason")
         message = (
             f"Purge of DeletedServer {record} is held because the server was locked"
-            f"{': ' + str(server['lockedReason']) if server.get('lockedReason') else ''}. "
-            f"It runs at the reclaim time {body.spec['reclaimAt']}, or when "
-            f"spec.server.locked is set to false."
+            f"{': ' + str(reason).rstrip('.') if reason else ''}. It runs at the reclaim time "
+            f"{body.spec['reclaimAt']}, or when spec.server.locked is set to false."
         )
         await deleting.hold(
             body=body,
@@ -70,6 +72,7 @@ async def begin(
         )
         raise kopf.TemporaryError(message, delay=remaining)
 
+    # kopf writes this with the finalizer's release, or while a port is waited for.
     patch.status["taskState"] = constants.TASK_DELETING
     patch.status["conditions"] = conditions.with_condition(
         list(status.get("conditions", [])),
@@ -79,20 +82,6 @@ async def begin(
         message="Nothing holds the purge.",
         generation=body.metadata.get("generation"),
     )
-    logger.info(f"Purging DeletedServer {record}.")
-
-
-async def purge(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
-    """Destroy the instance, delete the created ports and detach the attached ones."""
-    status: dict[str, Any] = dict(body.status)
-    record = f"{body.metadata.namespace}/{body.metadata.name}"
-    if status.get("restoredAs"):
-        logger.info(f"DeletedServer {record} was restored; nothing to purge.")
-        return
-    if status.get("taskState") != constants.TASK_DELETING:
-        raise kopf.TemporaryError(
-            f"Purge of DeletedServer {record} has not begun yet.", delay=storages.UNTIL_NEXT_EVENT
-        )
 
     server = original_of(body)
     await runtime.compute.destroy(server)

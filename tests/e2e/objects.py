@@ -43,6 +43,24 @@ class Objects:
     def port(self, name: str) -> dict[str, Any] | None:
         return self.get("ports", name)
 
+    def deleted_servers(self) -> list[dict[str, Any]]:
+        listed = self.api.list_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "deletedservers"
+        )
+        items: list[dict[str, Any]] = listed["items"]
+        return items
+
+    def wait_deleted_server(self, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait for the namespace's one DeletedServer to have its status, and return it."""
+
+        def recorded() -> dict[str, Any] | None:
+            for item in self.deleted_servers():
+                if item.get("status", {}).get("status") == "SOFT_DELETED":
+                    return item
+            return None
+
+        return wait_for(recorded, timeout=timeout, message="a SOFT_DELETED DeletedServer")
+
     def ports(self, *, label_selector: str = "") -> list[dict[str, Any]]:
         listed = self.api.list_namespaced_custom_object(
             GROUP, VERSION, self.namespace, "ports", label_selector=label_selector

@@ -4,40 +4,56 @@ The request context and the admission step of writes.
 Every write passes through :meth:`Admission.admit` after it is decoded, defaulted and
 validated and before it is stored, as in kube-apiserver's validating admission phase.
 The chain starts with the namespace lifecycle rules (no new content in a missing or
-terminating namespace, the system namespaces cannot be deleted). Authentication,
-authorization and admission webhooks are not implemented; :class:`RequestContext`
-carries the user so that they can plug in here.
+terminating namespace, the system namespaces cannot be deleted) and ends with the
+validating admission webhooks.
+
+The registry is synchronous, but webhooks are HTTP calls. So :class:`WebhookGate`
+raises :class:`WebhooksPending` with the write's attributes when webhooks match a write
+they have not yet admitted. The HTTP layer calls the webhooks, records the admitted
+write in the :class:`RequestContext`, and runs the write again. If the object changed
+in between, the retried write differs from the admitted one and goes to the webhooks
+again, as kube-apiserver calls them again when an update meets a conflict.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any, Protocol
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
 
 from serverops.apiserver import errors
+from serverops.apiserver.authentication import ADMIN, UserInfo
 from serverops.apiserver.resources import Object, ResourceType
 
-ADMIN = "system:admin"
+if TYPE_CHECKING:
+    from serverops.apiserver.webhooks import Invocation
 
-
-@dataclasses.dataclass(frozen=True)
-class UserInfo:
-    """The authenticated user of a request; everyone is the cluster admin for now."""
-
-    username: str = ADMIN
-    groups: tuple[str, ...] = ("system:masters", "system:authenticated")
+__all__ = ["ADMIN", "UserInfo"]
 
 
 @dataclasses.dataclass
 class RequestContext:
     """The request data that the registry needs besides the body: user, dry run, validation."""
 
-    user: UserInfo = dataclasses.field(default_factory=UserInfo)
+    user: UserInfo = ADMIN
     user_agent: str = ""
     dry_run: bool = False
     field_validation: str = "Warn"  # Strict, Warn or Ignore, as in kube-apiserver 1.27+
     warnings: list[str] = dataclasses.field(default_factory=list)
+    # Admission webhooks are called only for requests of clients; the built-in
+    # controllers' writes skip them.
+    webhooks: bool = False
+    # The request's CreateOptions, UpdateOptions or DeleteOptions fields, for reviews.
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Digests of the writes that the webhooks allowed, and their warnings.
+    admitted: set[str] = dataclasses.field(default_factory=set)
+    admission_warnings: list[str] = dataclasses.field(default_factory=list)
+    # The uid, name and creation time given to a created object, kept across retries so
+    # that the stored object is the one the webhooks saw.
+    created_identity: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +68,45 @@ class Attributes:
     object: Object | None
     old_object: Object | None
     context: RequestContext
+
+
+    def digest(self) -> str:
+        """Identify the write for the record of admitted writes."""
+        data = [
+            self.operation,
+            self.resource.group,
+            self.resource.plural,
+            self.subresource,
+            self.namespace,
+            self.name,
+            self.object,
+            self.old_object,
+        ]
+        return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class WebhooksPending(Exception):
+    """A write that webhooks must review before it can be stored."""
+
+    def __init__(self, attributes: Attributes, invocations: Sequence[Invocation]) -> None:
+        super().__init__(f"{len(invocations)} webhooks must review this write")
+        self.attributes = attributes
+        self.invocations = list(invocations)
+        self.digest = attributes.digest()
+
+
+class WebhookGate:
+    """Stop a write that matching webhooks have not admitted yet (see the module doc)."""
+
+    def __init__(self, match: Callable[[Attributes], Sequence[Invocation]]) -> None:
+        self.match = match
+
+    def admit(self, attributes: Attributes) -> None:
+        if not attributes.context.webhooks:
+            return
+        invocations = self.match(attributes)
+        if invocations and attributes.digest() not in attributes.context.admitted:
+            raise WebhooksPending(attributes, invocations)
 
 
 class AdmissionPlugin(Protocol):

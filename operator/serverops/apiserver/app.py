@@ -1,10 +1,13 @@
 """
 The aiohttp application: URL dispatch, faults, counters and non-resource endpoints.
 
-Every request goes through :meth:`APIApplication.dispatch`. Non-resource paths
-(``/version``, discovery, OpenAPI, health checks, the debug paths) get their response
-directly. Resource requests are parsed, matched against the fault rules, handled by
-:class:`~serverops.apiserver.handlers.ResourceHandlers`, and counted.
+Every request goes through :meth:`APIApplication.dispatch`. The debug paths answer
+first, without authentication. Every other request is authenticated, impersonated and
+authorized (:mod:`serverops.apiserver.filters`). Non-resource paths (``/version``,
+discovery, OpenAPI, health checks) then get their response directly. Resource requests
+are parsed, matched against the fault rules, handled by
+:class:`~serverops.apiserver.handlers.ResourceHandlers`, and counted. Writes that
+admission webhooks must review go to them and run again once admitted.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from serverops.apiserver import (
+    admission,
+    authorization,
     cluster,
     debug,
     discovery,
     errors,
     faults,
+    filters,
     handlers,
+    impersonation,
     openapi,
+    reviews,
     routing,
     stats,
 )
@@ -32,6 +40,8 @@ from serverops.apiserver import (
 logger = logging.getLogger(__name__)
 
 _PROTOBUF_V2 = "application/com.github.proto-openapi.spec.v2"
+# How often a write may run again because the object changed while webhooks reviewed it.
+_MAX_ADMISSION_ATTEMPTS = 10
 
 
 def json_response(
@@ -56,8 +66,12 @@ class APIApplication:
         settings: handlers.Settings,
         request_stats: stats.RequestStats,
         fault_rules: faults.Faults,
+        security: filters.Security,
+        dispatcher: reviews.Dispatcher,
     ) -> None:
         self.cluster = state
+        self.security = security
+        self.dispatcher = dispatcher
         self.settings = settings
         self.stats = request_stats
         self.faults = fault_rules
@@ -75,6 +89,25 @@ class APIApplication:
         path = request.path
         if path.startswith("/debug/serverops/"):
             return await self.debug.handle(request)
+        user_agent = request.headers.get("User-Agent", "")
+        try:
+            user = self.security.identify(request)
+            request[filters.USER_KEY] = user
+            attributes = filters.request_attributes(user, request.method, path, request.query)
+            self.security.authorize(attributes)
+        except errors.APIError as error:
+            attributes = filters.request_attributes(
+                filters.user_of(request), request.method, path, request.query
+            )
+            self.stats.record(_denied_key(attributes, error.code, user_agent, request))
+            return error_response(error)
+        except impersonation.ImpersonationError as error:
+            self.stats.record(
+                stats.RequestKey(verb=request.method.lower(), code=500, path=path)
+            )
+            text = impersonation.internal_error_text(request.path_qs, error)
+            return web.Response(text=text, status=500, content_type="text/plain")
+
         parts = [part for part in path.split("/") if part]
         split = routing.split_group_version(parts)
         if split is None:
@@ -82,9 +115,10 @@ class APIApplication:
             self.stats.record(
                 stats.RequestKey(
                     verb=request.method.lower(),
-                    user_agent=request.headers.get("User-Agent", ""),
+                    user_agent=user_agent,
                     code=response.status,
                     path=path,
+                    user=user.username,
                 )
             )
             return response
@@ -166,6 +200,7 @@ class APIApplication:
         self, request: web.Request, group: str, version: str, rest: list[str]
     ) -> web.StreamResponse:
         user_agent = request.headers.get("User-Agent", "")
+        username = filters.user_of(request).username
         key = stats.RequestKey(verb=request.method.lower(), group=group, user_agent=user_agent)
         try:
             target = routing.parse(
@@ -184,6 +219,7 @@ class APIApplication:
                     user_agent=user_agent,
                     code=error.code,
                     path=request.path,
+                    user=username,
                 )
             )
             return error_response(error)
@@ -199,6 +235,7 @@ class APIApplication:
                 name=target.name or "",
                 user_agent=user_agent,
                 code=response.status,
+                user=username,
             )
         )
         return response
@@ -235,16 +272,8 @@ class APIApplication:
                     result = resources.get(target, request)
                 case "list":
                     result = resources.list_objects(target, request)
-                case "create":
-                    result = resources.create(target, request, body)
-                case "update":
-                    result = resources.update(target, request, body)
-                case "patch":
-                    result = resources.patch(target, request, body)
-                case "delete":
-                    result = resources.delete(target, request, body)
                 case _:
-                    result = resources.delete_collection(target, request, body)
+                    result = await self._write(target, request, body)
         except errors.APIError as error:
             return error_response(error)
         except Exception as error:  # a bug: respond 500 as kube-apiserver does, and log it
@@ -254,6 +283,70 @@ class APIApplication:
         for warning in result.warnings:
             headers.add("Warning", f'299 - "{warning.replace(chr(34), chr(92) + chr(34))}"')
         return web.Response(body=orjson.dumps(result.body), status=result.status, headers=headers)
+
+    async def _write(
+        self, target: routing.Target, request: web.Request, body: object
+    ) -> handlers.Result:
+        """Run a write, and again after the admission webhooks it needs have allowed it."""
+        context = handlers.context_for(request, request.query)
+        for _ in range(_MAX_ADMISSION_ATTEMPTS):
+            context.warnings = []
+            try:
+                result = self._write_once(target, request, body, context)
+            except admission.WebhooksPending as pending:
+                warnings = await self.dispatcher.review(pending)
+                context.admitted.add(pending.digest)
+                context.admission_warnings.extend(warnings)
+                continue
+            result.warnings = [*context.admission_warnings, *result.warnings]
+            return result
+        raise errors.internal(
+            f"the object changed during each of {_MAX_ADMISSION_ATTEMPTS} admission webhook reviews"
+        )
+
+    def _write_once(
+        self,
+        target: routing.Target,
+        request: web.Request,
+        body: object,
+        context: admission.RequestContext,
+    ) -> handlers.Result:
+        resources = self.resources
+        match target.verb:
+            case "create":
+                return resources.create(target, body, context)
+            case "update":
+                return resources.update(target, body, context)
+            case "patch":
+                return resources.patch(target, request, body, context)
+            case "delete":
+                return resources.delete(target, request, body, context)
+        return resources.delete_collection(target, request, body, context)
+
+
+def _denied_key(
+    attributes: authorization.RequestAttributes,
+    code: int,
+    user_agent: str,
+    request: web.Request,
+) -> stats.RequestKey:
+    """Count a request that authentication or authorization rejected."""
+    user = attributes.user.username if code != 401 else ""
+    if not attributes.resource_request:
+        return stats.RequestKey(
+            verb=request.method.lower(), user_agent=user_agent, code=code, path=request.path
+        )
+    return stats.RequestKey(
+        verb=attributes.verb,
+        group=attributes.group,
+        resource=attributes.resource,
+        subresource=attributes.subresource,
+        namespace=attributes.namespace,
+        name=attributes.name,
+        user_agent=user_agent,
+        code=code,
+        user=user,
+    )
 
 
 def _drop(request: web.Request) -> web.Response:

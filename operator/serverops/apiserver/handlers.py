@@ -22,6 +22,7 @@ from serverops.apiserver import (
     cluster,
     deletion,
     errors,
+    filters,
     listing,
     patching,
     protobuf,
@@ -55,6 +56,7 @@ class Result:
 
 
 def context_for(request: web.Request, query: Mapping[str, str]) -> admission.RequestContext:
+    """Build the context of a client's write: its user, dry run, validation and options."""
     dry_run = query.get("dryRun", "")
     if dry_run not in _DRY_RUN_VALUES:
         raise errors.bad_request(f"Invalid dry run value: {dry_run!r}; supported values: All")
@@ -63,10 +65,14 @@ def context_for(request: web.Request, query: Mapping[str, str]) -> admission.Req
         raise errors.bad_request(
             f"fieldValidation must be one of Strict, Warn, Ignore, not {validation!r}"
         )
+    options = {key: query[key] for key in ("fieldManager", "fieldValidation") if key in query}
     return admission.RequestContext(
+        user=filters.user_of(request),
         user_agent=request.headers.get("User-Agent", ""),
         dry_run=dry_run == "All",
         field_validation=validation,
+        webhooks=True,
+        options=options,
     )
 
 
@@ -194,14 +200,18 @@ class ResourceHandlers:
         )
 
     # Writes --------------------------------------------------------------------------
+    # Each write gets the request's context from the caller, which keeps it across the
+    # retries that admission webhooks cause (see serverops.apiserver.admission).
 
-    def create(self, target: Target, request: web.Request, body: Any) -> Result:
-        context = context_for(request, request.query)
+    def create(
+        self, target: Target, body: Any, context: admission.RequestContext
+    ) -> Result:
         obj = self.cluster.registry.create(target.rtype, self.namespace_of(target), body, context)
         return Result(201, target.rtype.present(obj), context.warnings)
 
-    def update(self, target: Target, request: web.Request, body: Any) -> Result:
-        context = context_for(request, request.query)
+    def update(
+        self, target: Target, body: Any, context: admission.RequestContext
+    ) -> Result:
         obj = self.cluster.registry.update(
             target.rtype,
             self.namespace_of(target),
@@ -212,8 +222,9 @@ class ResourceHandlers:
         )
         return Result(200, target.rtype.present(obj), context.warnings)
 
-    def patch(self, target: Target, request: web.Request, body: Any) -> Result:
-        context = context_for(request, request.query)
+    def patch(
+        self, target: Target, request: web.Request, body: Any, context: admission.RequestContext
+    ) -> Result:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
         rtype = target.rtype
         namespace = self.namespace_of(target)
@@ -237,11 +248,13 @@ class ResourceHandlers:
         )
         return Result(200, rtype.present(obj), context.warnings)
 
-    def delete(self, target: Target, request: web.Request, body: Any) -> Result:
-        context = context_for(request, request.query)
+    def delete(
+        self, target: Target, request: web.Request, body: Any, context: admission.RequestContext
+    ) -> Result:
         options = deletion.parse_delete_options(body, dict(request.query))
         if "dryRun" in options and options["dryRun"]:
             context.dry_run = True
+        context.options = _delete_options(options)
         gone, result = deletion.delete(
             self.cluster.registry,
             target.rtype,
@@ -250,13 +263,15 @@ class ResourceHandlers:
             options,
             context,
         )
-        return Result(200, result if gone else target.rtype.present(result))
+        return Result(200, result if gone else target.rtype.present(result), context.warnings)
 
-    def delete_collection(self, target: Target, request: web.Request, body: Any) -> Result:
+    def delete_collection(
+        self, target: Target, request: web.Request, body: Any, context: admission.RequestContext
+    ) -> Result:
         rtype = target.rtype
         query = request.query
-        context = context_for(request, query)
         options = deletion.parse_delete_options(body, dict(query))
+        context.options = _delete_options(options)
         deleted = deletion.delete_collection(
             self.cluster.registry,
             rtype,
@@ -274,11 +289,20 @@ class ResourceHandlers:
             "metadata": {"resourceVersion": str(self.cluster.store.resource_version)},
             "items": [rtype.present(obj) for obj in deleted],
         }
-        return Result(200, body)
+        return Result(200, body, context.warnings)
 
     def stop_watches(self) -> None:
         for watcher in list(self.watchers):
             watcher.stop()
+
+
+def _delete_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The DeleteOptions fields that an admission review shows, without kind and dryRun."""
+    return {
+        key: value
+        for key, value in options.items()
+        if key not in ("kind", "apiVersion", "dryRun") and value is not None
+    }
 
 
 def _partial(obj: Object) -> Object:

@@ -71,7 +71,7 @@ class Registry:
         obj = self.decode(rtype, body)
         meta = obj["metadata"]
         self._place_in_namespace(rtype, meta, namespace)
-        self._initialize_metadata(rtype, meta)
+        self._initialize_metadata(rtype, meta, context)
 
         # Defaults come before validation, so that defaulted fields satisfy the schema.
         self._apply_schema(rtype, obj, context)
@@ -100,15 +100,25 @@ class Registry:
             self.store.commit(bucket, obj, None)
         return obj
 
-    def _initialize_metadata(self, rtype: ResourceType, meta: dict[str, Any]) -> None:
+    def _initialize_metadata(
+        self, rtype: ResourceType, meta: dict[str, Any], context: admission.RequestContext
+    ) -> None:
         if meta.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
+        # A create that webhooks admitted runs again; it keeps the identity they saw.
+        identity = context.created_identity
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = self._generate_name(rtype, meta)
+            meta["name"] = identity.get("name") or self._generate_name(rtype, meta)
         for key in (*_SYSTEM_FIELDS, "selfLink", "managedFields", "generation"):
             meta.pop(key, None)
-        meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = self.now()
+        meta["uid"] = identity.get("uid") or str(uuid.uuid4())
+        meta["creationTimestamp"] = identity.get("creationTimestamp") or self.now()
+        if context.webhooks:
+            identity.update(
+                name=meta.get("name", ""),
+                uid=meta["uid"],
+                creationTimestamp=meta["creationTimestamp"],
+            )
         if rtype.tracks_generation:
             meta["generation"] = 1
 

@@ -3,7 +3,7 @@ Request counters for tests and benchmarks.
 
 Every API request is counted once it is answered, by verb (as kube-apiserver's audit
 log names them: get, list, watch, create, update, patch, delete, deletecollection),
-API group, resource, subresource, namespace, name, user agent and response code.
+API group, resource, subresource, namespace, name, user agent, response code and user.
 Requests outside the resource API (discovery, OpenAPI) count under their path. The
 counters are safe to read from another thread than the server's.
 """
@@ -29,6 +29,7 @@ class RequestKey:
     user_agent: str = ""
     code: int = 200
     path: str = ""  # only for requests outside the resource API
+    user: str = ""  # the user name the request acted as; empty when authentication failed
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -41,10 +42,21 @@ class RequestKey:
             "userAgent": self.user_agent,
             "code": self.code,
             "path": self.path,
+            "user": self.user,
         }
 
 
-_FILTER_FIELDS = ("verb", "group", "resource", "subresource", "namespace", "name", "code", "path")
+_FILTER_FIELDS = (
+    "verb",
+    "group",
+    "resource",
+    "subresource",
+    "namespace",
+    "name",
+    "code",
+    "path",
+    "user",
+)
 
 
 class RequestStats:
