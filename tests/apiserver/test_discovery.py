@@ -13,7 +13,12 @@ async def test_legacy_discovery(api: API) -> None:
     _, groups = await api.request("GET", "/apis")
     names = [group["name"] for group in groups["groups"]]
     assert names == [
+        "apps",
         "events.k8s.io",
+        "batch",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "admissionregistration.k8s.io",
         "coordination.k8s.io",
         "apiextensions.k8s.io",
         "golden.example.com",

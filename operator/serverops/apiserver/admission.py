@@ -69,7 +69,6 @@ class Attributes:
     old_object: Object | None
     context: RequestContext
 
-
     def digest(self) -> str:
         """Identify the write for the record of admitted writes."""
         data = [

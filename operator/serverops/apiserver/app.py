@@ -102,9 +102,7 @@ class APIApplication:
             self.stats.record(_denied_key(attributes, error.code, user_agent, request))
             return error_response(error)
         except impersonation.ImpersonationError as error:
-            self.stats.record(
-                stats.RequestKey(verb=request.method.lower(), code=500, path=path)
-            )
+            self.stats.record(stats.RequestKey(verb=request.method.lower(), code=500, path=path))
             text = impersonation.internal_error_text(request.path_qs, error)
             return web.Response(text=text, status=500, content_type="text/plain")
 

@@ -1,10 +1,13 @@
 """
 Built-in kinds of the local API server.
 
-Each entry of :data:`BUILTIN_KINDS` declares one built-in resource with its strategy,
+Each entry of :func:`builtin_kinds` declares one built-in resource with its strategy,
 table columns, field selectors and strategic-merge list strategies. To serve another
-built-in kind (ConfigMaps, Secrets, RBAC...), add a :class:`ResourceType` to the table,
-with a :class:`Strategy` subclass when the kind has server-owned fields.
+built-in kind, add a :class:`ResourceType` to the list, with a :class:`Strategy`
+subclass when the kind has server-owned fields or rules. The strategies of the RBAC
+kinds are in :mod:`~serverops.apiserver.rbac`, those of the webhook configurations in
+:mod:`~serverops.apiserver.webhookconfigs` and those of ConfigMaps, Secrets, Services,
+Deployments and PodDisruptionBudgets in :mod:`~serverops.apiserver.chartkinds`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from serverops.apiserver import clock, errors, events, patching
+from serverops.apiserver import (
+    chartkinds,
+    clock,
+    errors,
+    events,
+    patching,
+    rbac,
+    webhookconfigs,
+)
 from serverops.apiserver.errors import FieldError
 from serverops.apiserver.resources import (
     METADATA_FIELD_GETTERS,
@@ -295,9 +306,217 @@ def _lease_type() -> ResourceType:
     )
 
 
+def _count(field: str) -> Any:
+    return lambda obj, now: len(obj.get(field) or {})
+
+
+def _kind(
+    group: str,
+    plural: str,
+    kind: str,
+    *,
+    namespaced: bool = True,
+    short_names: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+    columns: tuple[PrinterColumn, ...] = (),
+    strategy: Strategy | None = None,
+    status: bool = False,
+    generation: bool = False,
+    merge_keys: Mapping[str, str] | None = None,
+    object_fields: tuple[str, ...] = (),
+    path_segment_name: bool = False,
+) -> ResourceType:
+    """Declare a built-in kind of version v1 with Name, the given columns and Age."""
+    patch_meta = {
+        **patching.OBJECT_META_PATCH_META,
+        **{path: patching.ListStrategy(key) for path, key in (merge_keys or {}).items()},
+    }
+    return ResourceType(
+        group=group,
+        version="v1",
+        plural=plural,
+        singular=kind.lower(),
+        kind=kind,
+        namespaced=namespaced,
+        short_names=short_names,
+        categories=categories,
+        status_subresource=status,
+        printer_columns=(NAME_COLUMN, *columns, AGE_COLUMN) if columns else None,
+        patch_meta=patch_meta,
+        tracks_generation=generation,
+        strategy=strategy or Strategy(),
+        object_fields=object_fields,
+        path_segment_name=path_segment_name,
+    )
+
+
+_CONTAINERS = "spec.template.spec.containers"
+_POD_TEMPLATE_KEYS = {
+    _CONTAINERS: "name",
+    f"{_CONTAINERS}.ports": "containerPort",
+    f"{_CONTAINERS}.env": "name",
+    f"{_CONTAINERS}.volumeMounts": "mountPath",
+    "spec.template.spec.initContainers": "name",
+    "spec.template.spec.volumes": "name",
+    "spec.template.spec.imagePullSecrets": "name",
+}
+
+
+def _rbac_kinds() -> list[ResourceType]:
+    group = rbac.RBAC_GROUP
+    role_column = PrinterColumn(
+        "Role", "string", compute=lambda obj, now: "{kind}/{name}".format(**obj.get("roleRef", {}))
+    )
+    return [
+        _kind(
+            group,
+            "roles",
+            "Role",
+            strategy=rbac.RoleStrategy(namespaced=True),
+            path_segment_name=True,
+        ),
+        _kind(
+            group,
+            "clusterroles",
+            "ClusterRole",
+            namespaced=False,
+            strategy=rbac.RoleStrategy(namespaced=False),
+            path_segment_name=True,
+        ),
+        _kind(
+            group,
+            "rolebindings",
+            "RoleBinding",
+            columns=(role_column,),
+            strategy=rbac.BindingStrategy(namespaced=True),
+            path_segment_name=True,
+            object_fields=("roleRef",),
+        ),
+        _kind(
+            group,
+            "clusterrolebindings",
+            "ClusterRoleBinding",
+            namespaced=False,
+            columns=(role_column,),
+            strategy=rbac.BindingStrategy(namespaced=False),
+            path_segment_name=True,
+            object_fields=("roleRef",),
+        ),
+    ]
+
+
+def _webhook_configuration_kinds() -> list[ResourceType]:
+    group = "admissionregistration.k8s.io"
+    webhooks = PrinterColumn("Webhooks", "integer", compute=_count("webhooks"))
+    return [
+        _kind(
+            group,
+            plural,
+            kind,
+            namespaced=False,
+            columns=(webhooks,),
+            strategy=webhookconfigs.WebhookConfigurationStrategy(mutating=mutating),
+            generation=True,
+            merge_keys={"webhooks": "name"},
+        )
+        for plural, kind, mutating in (
+            ("validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False),
+            ("mutatingwebhookconfigurations", "MutatingWebhookConfiguration", True),
+        )
+    ]
+
+
+def _chart_kinds() -> tuple[list[ResourceType], dict[str, ResourceType]]:
+    """ConfigMaps, Secrets, Services, ServiceAccounts, Deployments, Jobs and
+    PodDisruptionBudgets: the core kinds, and the others by group."""
+    kinds = [
+        _kind(
+            "",
+            "configmaps",
+            "ConfigMap",
+            short_names=("cm",),
+            columns=(PrinterColumn("Data", "integer", compute=_count("data")),),
+            strategy=chartkinds.ConfigMapStrategy(),
+        ),
+        _kind(
+            "",
+            "secrets",
+            "Secret",
+            columns=(
+                PrinterColumn("Type", "string", ".type"),
+                PrinterColumn("Data", "integer", compute=_count("data")),
+            ),
+            strategy=chartkinds.SecretStrategy(),
+        ),
+        _kind(
+            "",
+            "services",
+            "Service",
+            short_names=("svc",),
+            categories=("all",),
+            columns=(
+                PrinterColumn("Type", "string", ".spec.type"),
+                PrinterColumn("Cluster-IP", "string", ".spec.clusterIP"),
+            ),
+            strategy=chartkinds.ServiceStrategy(),
+            status=True,
+            merge_keys={"spec.ports": "port"},
+            object_fields=("spec", "status"),
+        ),
+        _kind("", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+        _kind(
+            "apps",
+            "deployments",
+            "Deployment",
+            short_names=("deploy",),
+            categories=("all",),
+            columns=(PrinterColumn("Replicas", "integer", ".spec.replicas"),),
+            strategy=chartkinds.DeploymentStrategy(),
+            status=True,
+            generation=True,
+            merge_keys=_POD_TEMPLATE_KEYS,
+            object_fields=("spec", "status"),
+        ),
+        _kind(
+            "batch",
+            "jobs",
+            "Job",
+            categories=("all",),
+            status=True,
+            generation=True,
+            merge_keys=_POD_TEMPLATE_KEYS,
+            object_fields=("spec", "status"),
+        ),
+        _kind(
+            "policy",
+            "poddisruptionbudgets",
+            "PodDisruptionBudget",
+            short_names=("pdb",),
+            strategy=chartkinds.PodDisruptionBudgetStrategy(),
+            status=True,
+            generation=True,
+            object_fields=("spec", "status"),
+        ),
+    ]
+    return [kind for kind in kinds if not kind.group], {k.group: k for k in kinds if k.group}
+
+
 def builtin_kinds() -> list[ResourceType]:
     """Return fresh resource types of every built-in kind except CRDs."""
-    return [_namespace_type(), _core_event_type(), _events_v1_type(), _lease_type()]
+    # Discovery lists the groups in this order, close to kube-apiserver's.
+    core, grouped = _chart_kinds()
+    return [
+        _namespace_type(),
+        _core_event_type(),
+        *core,
+        grouped["apps"],
+        _events_v1_type(),
+        grouped["batch"],
+        grouped["policy"],
+        *_rbac_kinds(),
+        *_webhook_configuration_kinds(),
+        _lease_type(),
+    ]
 
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")

@@ -4,14 +4,15 @@ The cluster state behind the HTTP layer: store, served resources, registry, cont
 :class:`Cluster` wires the parts together without any HTTP: the store and its
 resourceVersion counter, the catalog of served resources (built-in kinds, then CRDs as
 they become Established), the registry with its admission chain, and the CRD, garbage
-collection and namespace controllers. It creates the default namespaces on start.
+collection and namespace controllers. It creates the default namespaces and the
+default RBAC roles and bindings on start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import pathlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -26,8 +27,10 @@ from serverops.apiserver import (
     errors,
     garbage,
     namespaces,
+    rbac,
     registry,
     store,
+    webhooks,
 )
 from serverops.apiserver.resources import Object, ResourceType
 
@@ -45,7 +48,10 @@ class Cluster:
         for rtype in [*kinds, self.crd_type]:
             self.catalog.register(rtype)
         self.admission = admission.Admission(
-            [admission.NamespaceLifecycle(lambda name: self.namespace(name))]
+            [
+                admission.NamespaceLifecycle(lambda name: self.namespace(name)),
+                admission.WebhookGate(self.matching_webhooks),
+            ]
         )
         self.registry = registry.Registry(
             store=self.store, clock=self.clock, admission=self.admission
@@ -61,6 +67,33 @@ class Cluster:
         for name in builtins.DEFAULT_NAMESPACES:
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
             self.registry.create(self.namespace_type, "", body, self.context)
+        self._create_default_rbac()
+
+    def _create_default_rbac(self) -> None:
+        roles, bindings = rbac.bootstrap_objects()
+        role_type = self.lookup(rbac.RBAC_GROUP, "v1", "clusterroles")
+        binding_type = self.lookup(rbac.RBAC_GROUP, "v1", "clusterrolebindings")
+        for role in roles:
+            self.registry.create(role_type, "", role, self.context)
+        for binding in bindings:
+            self.registry.create(binding_type, "", binding, self.context)
+
+    def matching_webhooks(self, attributes: admission.Attributes) -> Sequence[webhooks.Invocation]:
+        """Return the validating webhooks that must review a write."""
+        key = (webhooks.ADMISSION_GROUP, "validatingwebhookconfigurations")
+        configurations = self.store.bucket(key, namespaced=False)
+        if not configurations.count():
+            return []
+        return webhooks.matching(
+            configurations.iterate(None),
+            attributes,
+            served=self.catalog,
+            namespace_labels=self._namespace_labels,
+        )
+
+    def _namespace_labels(self, name: str) -> Mapping[str, str] | None:
+        namespace = self.namespace(name)
+        return None if namespace is None else namespace["metadata"].get("labels") or {}
 
     def namespace(self, name: str) -> Object | None:
         return self.registry.bucket(self.namespace_type).get("", name)

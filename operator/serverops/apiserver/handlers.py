@@ -203,15 +203,11 @@ class ResourceHandlers:
     # Each write gets the request's context from the caller, which keeps it across the
     # retries that admission webhooks cause (see serverops.apiserver.admission).
 
-    def create(
-        self, target: Target, body: Any, context: admission.RequestContext
-    ) -> Result:
+    def create(self, target: Target, body: Any, context: admission.RequestContext) -> Result:
         obj = self.cluster.registry.create(target.rtype, self.namespace_of(target), body, context)
         return Result(201, target.rtype.present(obj), context.warnings)
 
-    def update(
-        self, target: Target, body: Any, context: admission.RequestContext
-    ) -> Result:
+    def update(self, target: Target, body: Any, context: admission.RequestContext) -> Result:
         obj = self.cluster.registry.update(
             target.rtype,
             self.namespace_of(target),

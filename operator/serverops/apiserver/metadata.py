@@ -141,12 +141,24 @@ def validate_name(name: str, *, label: bool, field: str = "metadata.name") -> li
     return [errors.invalid(field, name, problem) for problem in problems]
 
 
-def validate_object_meta(metadata: Mapping[str, Any], *, name_is_label: bool) -> list[FieldError]:
+def path_segment_problems(name: str) -> list[str]:
+    """Explain why a name cannot be a URL path segment, the only rule for RBAC names."""
+    if name in (".", ".."):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{char}'" for char in ("/", "%") if char in name]
+
+
+def validate_object_meta(
+    metadata: Mapping[str, Any], *, name_is_label: bool, path_segment_name: bool = False
+) -> list[FieldError]:
     """Validate the metadata fields that every kind shares."""
     result: list[FieldError] = []
     name = metadata.get("name")
     if not name:
         result.append(errors.required("metadata.name", "name or generateName is required"))
+    elif path_segment_name:
+        problems = path_segment_problems(name)
+        result.extend(errors.invalid("metadata.name", name, problem) for problem in problems)
     else:
         result.extend(validate_name(name, label=name_is_label))
     result.extend(_validate_labels(metadata.get("labels")))

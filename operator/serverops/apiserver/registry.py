@@ -76,7 +76,9 @@ class Registry:
         # Defaults come before validation, so that defaulted fields satisfy the schema.
         self._apply_schema(rtype, obj, context)
         rtype.strategy.prepare_for_create(obj)
-        problems = metadata.validate_object_meta(meta, name_is_label=rtype.name_is_label)
+        problems = metadata.validate_object_meta(
+            meta, name_is_label=rtype.name_is_label, path_segment_name=rtype.path_segment_name
+        )
         problems += self._validate_schema(rtype, obj) + rtype.strategy.validate(obj)
         if problems:
             raise self._invalid(rtype, meta.get("name") or meta.get("generateName", ""), problems)
@@ -155,7 +157,7 @@ class Registry:
 
         problem = metadata.type_problem(obj["metadata"])
         if problem is None and rtype.schema is None:
-            problem = _field_type_problem(obj, rtype)
+            problem = _field_type_problem(obj, rtype) or rtype.strategy.type_problem(obj)
         if problem:
             raise errors.bad_request(
                 f"{rtype.kind} in version {errors.quote(rtype.version)} cannot be handled as a "
@@ -371,7 +373,9 @@ class Registry:
         self, rtype: ResourceType, new: Object, old: Object
     ) -> list[errors.FieldError]:
         meta = new["metadata"]
-        problems = metadata.validate_object_meta(meta, name_is_label=rtype.name_is_label)
+        problems = metadata.validate_object_meta(
+            meta, name_is_label=rtype.name_is_label, path_segment_name=rtype.path_segment_name
+        )
         # kube-apiserver runs the shared update rules twice (generic store and strategy),
         # so a forbidden finalizer is listed twice among the causes.
         transition = metadata.validate_update(meta, old["metadata"])

@@ -39,6 +39,10 @@ class PrinterColumn:
 class Strategy:
     """Kind-specific steps of writes; the defaults suit custom resources."""
 
+    def type_problem(self, obj: Object) -> str | None:
+        """Describe a field that cannot be decoded into the kind's type (a 400), or None."""
+        return None
+
     def prepare_for_create(self, obj: Object) -> None:
         """Set server-owned fields of a new object before validation."""
 
@@ -99,6 +103,8 @@ class ResourceType:
     )
     tracks_generation: bool = True
     name_is_label: bool = False
+    # RBAC objects only need names that fit in a URL path, e.g. "system:discovery".
+    path_segment_name: bool = False
     strategy: Strategy = dataclasses.field(default_factory=Strategy)
     converter: events.Converter | None = None
     # Top-level fields that must be JSON objects; checked for built-in kinds, which have

@@ -16,31 +16,47 @@ import concurrent.futures
 import logging
 import pathlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import yaml
 from aiohttp import web
 
-from serverops.apiserver import app, clock, cluster, faults, handlers, stats
+from serverops.apiserver import (
+    app,
+    authentication,
+    authorization,
+    clock,
+    cluster,
+    faults,
+    filters,
+    handlers,
+    reviews,
+    stats,
+)
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 DEFAULT_CONTEXT = "serverops-local"
+AUTHORIZATION_MODES = ("AlwaysAllow", "RBAC")
 
 T = TypeVar("T")
 
 
 def kubeconfig(
-    url: str, *, context: str = DEFAULT_CONTEXT, namespace: str = "default"
+    url: str,
+    *,
+    context: str = DEFAULT_CONTEXT,
+    namespace: str = "default",
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """Build a kubeconfig for an unauthenticated plain-HTTP server."""
+    """Build a kubeconfig for the plain-HTTP server, with a bearer token if given."""
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": context, "cluster": {"server": url}}],
-        "users": [{"name": context, "user": {}}],
+        "users": [{"name": context, "user": {"token": token} if token else {}}],
         "contexts": [
             {
                 "name": context,
@@ -53,7 +69,16 @@ def kubeconfig(
 
 
 class LocalAPIServer:
-    """An in-memory Kubernetes API server on a loopback port, in the current event loop."""
+    """An in-memory Kubernetes API server on a loopback port, in the current event loop.
+
+    Without ``tokens`` and ``token_file`` every request acts as ``system:admin`` in
+    ``system:masters``. With them, requests need a known bearer token (401 otherwise),
+    unless ``anonymous`` lets requests without a token act as ``system:anonymous``.
+    ``authorization="RBAC"`` evaluates the RBAC objects for every request; the default
+    ``"AlwaysAllow"`` allows everything. ``service_endpoints`` maps the ``(namespace,
+    name)`` or ``(namespace, name, port)`` of a webhook's service to a loopback
+    ``host:port``.
+    """
 
     def __init__(
         self,
@@ -65,9 +90,29 @@ class LocalAPIServer:
         watch_window: int = 10_000,
         bookmark_interval: float = 60.0,
         default_watch_timeout: float = 1800.0,
+        tokens: Mapping[str, authentication.TokenUser] | None = None,
+        token_file: str | pathlib.Path | None = None,
+        anonymous: bool = False,
+        authorization: str = "AlwaysAllow",
+        service_endpoints: reviews.ServiceEndpoints | None = None,
     ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"the local API server listens on loopback only, not on {host!r}")
+        if authorization not in AUTHORIZATION_MODES:
+            raise ValueError(
+                f"invalid authorization mode {authorization!r}: use one of {AUTHORIZATION_MODES}"
+            )
+        all_tokens: dict[str, authentication.TokenUser] = {}
+        if token_file is not None:
+            all_tokens.update(authentication.load_token_file(token_file))
+        all_tokens.update(tokens or {})
+        self.authenticator = (
+            authentication.TokenAuthenticator(all_tokens, anonymous=anonymous)
+            if all_tokens
+            else None
+        )
+        self.authorization = authorization
+        self.service_endpoints = dict(service_endpoints or {})
         # "localhost" may resolve to both families, which would get different free ports.
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
@@ -81,8 +126,10 @@ class LocalAPIServer:
         self.faults = faults.Faults()
         self.cluster: cluster.Cluster | None = None
         self.application: app.APIApplication | None = None
+        self.dispatcher: reviews.Dispatcher | None = None
         self._runner: web.AppRunner | None = None
-        self.kubeconfig_path: pathlib.Path | None = None  # the last one written
+        # The last kubeconfig written for the default (admin) user.
+        self.kubeconfig_path: pathlib.Path | None = None
 
     @property
     def url(self) -> str:
@@ -93,8 +140,19 @@ class LocalAPIServer:
         """Listen, start the controllers, and apply the CRDs until they are Established."""
         self.cluster = cluster.Cluster(clock_=self.clock, watch_window=self.watch_window)
         self.cluster.start()
+        authorizer: authorization.Authorizer = (
+            authorization.RBACAuthorizer(self.cluster.store)
+            if self.authorization == "RBAC"
+            else authorization.AlwaysAllow()
+        )
+        self.dispatcher = reviews.Dispatcher(service_endpoints=self.service_endpoints)
         self.application = app.APIApplication(
-            self.cluster, settings=self.settings, request_stats=self.stats, fault_rules=self.faults
+            self.cluster,
+            settings=self.settings,
+            request_stats=self.stats,
+            fault_rules=self.faults,
+            security=filters.Security(authenticator=self.authenticator, authorizer=authorizer),
+            dispatcher=self.dispatcher,
         )
         self._runner = web.AppRunner(
             self.application.build(),
@@ -118,6 +176,8 @@ class LocalAPIServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.dispatcher is not None:
+            await self.dispatcher.close()
         if self.cluster is not None:
             await self.cluster.stop()
         logger.info(f"The local API server on {self.url} has stopped.")
@@ -128,15 +188,41 @@ class LocalAPIServer:
         await self.cluster.settle(timeout=timeout)
 
     def write_kubeconfig(
-        self, path: str | pathlib.Path, context: str = DEFAULT_CONTEXT, namespace: str = "default"
+        self,
+        path: str | pathlib.Path,
+        context: str = DEFAULT_CONTEXT,
+        namespace: str = "default",
+        *,
+        user: str | None = None,
+        token: str | None = None,
     ) -> pathlib.Path:
-        """Write a kubeconfig usable by kubectl, kopf and the kubernetes clients."""
+        """Write a kubeconfig usable by kubectl, kopf and the kubernetes clients.
+
+        With authentication on, the kubeconfig carries ``token``, or a token of ``user``,
+        or by default a token of a ``system:masters`` member. Only a kubeconfig of that
+        default becomes :attr:`kubeconfig_path`.
+        """
+        chosen = token if token is not None else self.token_for(user)
         target = pathlib.Path(path)
-        target.write_text(
-            yaml.safe_dump(kubeconfig(self.url, context=context, namespace=namespace))
-        )
-        self.kubeconfig_path = target
+        document = kubeconfig(self.url, context=context, namespace=namespace, token=chosen)
+        target.write_text(yaml.safe_dump(document))
+        if user is None and token is None:
+            self.kubeconfig_path = target
         return target
+
+    def token_for(self, user: str | None = None) -> str | None:
+        """Return a token of the user, or of a system:masters member; None without tokens."""
+        if self.authenticator is None:
+            if user is not None:
+                raise ValueError(f"cannot write a kubeconfig of {user!r}: no tokens are configured")
+            return None
+        for token, info in self.authenticator.tokens.items():
+            if user is None and authentication.MASTERS in info.groups:
+                return token
+            if user is not None and info.username == user:
+                return token
+        wanted = repr(user) if user is not None else "a member of system:masters"
+        raise ValueError(f"no token is configured for {wanted}")
 
     async def __aenter__(self) -> LocalAPIServer:
         await self.start()
@@ -217,9 +303,17 @@ class ThreadedAPIServer:
         return self._run(run(), timeout)  # type: ignore[no-any-return]
 
     def write_kubeconfig(
-        self, path: str | pathlib.Path, context: str = DEFAULT_CONTEXT, namespace: str = "default"
+        self,
+        path: str | pathlib.Path,
+        context: str = DEFAULT_CONTEXT,
+        namespace: str = "default",
+        *,
+        user: str | None = None,
+        token: str | None = None,
     ) -> pathlib.Path:
-        return self.server.write_kubeconfig(path, context=context, namespace=namespace)
+        return self.server.write_kubeconfig(
+            path, context=context, namespace=namespace, user=user, token=token
+        )
 
     def settle(self, timeout: float = 10.0) -> None:
         self._run(self.server.settle(timeout), timeout + 1)
@@ -261,12 +355,15 @@ async def serve_forever(
     crd_paths: Iterable[str | pathlib.Path] = (),
     context: str = DEFAULT_CONTEXT,
     ready: Callable[[LocalAPIServer], None] | None = None,
+    **options: Any,
 ) -> None:
     """Run a server until the task is cancelled, e.g. by Ctrl+C under ``asyncio.run``.
 
     ``ready`` is called once the server listens and the kubeconfig (if any) is written.
+    ``options`` are those of :class:`LocalAPIServer`, e.g. ``token_file`` and
+    ``authorization``.
     """
-    server = LocalAPIServer(host, port, crd_paths)
+    server = LocalAPIServer(host, port, crd_paths, **options)
     await server.start()
     try:
         if kubeconfig_path is not None:
