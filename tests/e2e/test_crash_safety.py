@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from serverops.apiserver import ThreadedAPIServer
-from tests.e2e.harness import Kubectl, OperatorProcess
+from tests.e2e.harness import Kubectl, OperatorProcess, wait_for
 from tests.e2e.manifests import port_manifest, server_manifest
 from tests.e2e.objects import Objects, assert_freed, make_web, ports_by_origin
 
@@ -187,3 +187,227 @@ def test_delete_during_build_is_prompt(
 
     assert time.monotonic() - started < 5
     assert_freed(objects, building)
+
+
+INTERVAL = "compute.serverops.io/reclaim-interval"
+
+
+def soft_delete_steps(server: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The writes of a soft delete, in order, as fault-rule matchers."""
+    return [
+        ("task-state", {"verb": "patch", "resource": "servers", "subresource": "status"}),
+        ("record", {"verb": "create", "resource": "deletedservers"}),
+        (
+            "finalizer",
+            {"verb": "patch", "resource": "servers", "subresource": "", "user_agent": "kopf/"},
+        ),
+        ("record-status", {"verb": "patch", "resource": "deletedservers", "subresource": "status"}),
+    ]
+
+
+def restore_steps(server: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    created, attached = ports_by_origin(server)
+    rebinds = [
+        (
+            f"rebind-{port['network'] or 'attached'}-{index}",
+            {"verb": "patch", "resource": "ports", "subresource": "status", "name": port["name"]},
+        )
+        for index, port in enumerate([*created, *attached])
+    ]
+    return [
+        ("restoring", {"verb": "patch", "resource": "deletedservers", "subresource": "status"}),
+        ("server-create", {"verb": "create", "resource": "servers"}),
+        *rebinds,
+        ("server-status", {"verb": "patch", "resource": "servers", "subresource": "status"}),
+        (
+            "restored-as",
+            {"verb": "patch", "resource": "deletedservers", "subresource": "status", "after": 1},
+        ),
+        ("record-delete", {"verb": "delete", "resource": "deletedservers"}),
+        (
+            "mark-removal",
+            {"verb": "patch", "resource": "servers", "subresource": "", "user_agent": "serverops/"},
+        ),
+        (
+            "record-finalizer",
+            {
+                "verb": "patch",
+                "resource": "deletedservers",
+                "subresource": "",
+                "user_agent": "kopf/",
+            },
+        ),
+    ]
+
+
+def purge_steps(server: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    created, attached = ports_by_origin(server)
+    return [
+        ("first-created-port", {"verb": "delete", "resource": "ports", "name": created[0]["name"]}),
+        (
+            "second-created-port",
+            {"verb": "delete", "resource": "ports", "name": created[1]["name"]},
+        ),
+        (
+            "attached-port",
+            {
+                "verb": "patch",
+                "resource": "ports",
+                "subresource": "status",
+                "name": attached[0]["name"],
+            },
+        ),
+        (
+            "record-status",
+            {
+                "verb": "patch",
+                "resource": "deletedservers",
+                "subresource": "status",
+                "user_agent": "kopf/",
+            },
+        ),
+        (
+            "record-finalizer",
+            {
+                "verb": "patch",
+                "resource": "deletedservers",
+                "subresource": "",
+                "user_agent": "kopf/",
+            },
+        ),
+    ]
+
+
+def cases(flow: str, steps: Any, count: int) -> list[Any]:
+    """Hold each write before it is applied, and the last one also after: together these
+    cover a kill between every two writes and after the last one."""
+    names = [f"step-{index}" for index in range(count)]
+    listed = [
+        pytest.param(flow, index, "before", id=f"{flow}-{name}-before")
+        for index, name in enumerate(names)
+    ]
+    listed.append(pytest.param(flow, count - 1, "after", id=f"{flow}-step-{count - 1}-after"))
+    return listed
+
+
+FLOWS = {"soft-delete": soft_delete_steps, "restore": restore_steps, "purge": purge_steps}
+STEP_COUNTS = {"soft-delete": 4, "restore": 10, "purge": 5}
+
+
+@pytest.mark.parametrize(
+    ("flow", "index", "phase"),
+    [case for flow, count in STEP_COUNTS.items() for case in cases(flow, FLOWS[flow], count)],
+)
+def test_killed_during_soft_delete_flows(
+    operator_factory: Factory,
+    apiserver: ThreadedAPIServer,
+    kubectl: Kubectl,
+    objects: Objects,
+    namespace: str,
+    flow: str,
+    index: int,
+    phase: str,
+) -> None:
+    first = operator_factory()
+    first.start()
+    server = make_web(objects, annotations={INTERVAL: "1h"})
+    uid = server["metadata"]["uid"]
+    steps = FLOWS[flow](server)
+    assert len(steps) == STEP_COUNTS[flow]
+    _, matcher = steps[index]
+
+    # Bring the server to where the flow starts.
+    if flow in ("restore", "purge"):
+        kubectl.run("delete", "server", "web-1", "-n", namespace, "--timeout=10s")
+        record = objects.wait_deleted_server()
+    name = ""
+    if flow != "soft-delete":
+        name = record["metadata"]["name"]
+
+    barrier = apiserver.add_fault(action="hold", phase=phase, namespace=namespace, **matcher)
+    if flow == "soft-delete":
+        kubectl.run("delete", "server", "web-1", "-n", namespace, "--wait=false")
+    elif flow == "restore":
+        kubectl.run(
+            "annotate", "deletedserver", name, "-n", namespace, "compute.serverops.io/restore=true"
+        )
+    else:
+        kubectl.run("delete", "deletedserver", name, "-n", namespace, "--wait=false")
+    apiserver.wait_held(barrier)
+    first.kill()
+    apiserver.drop(barrier)
+    apiserver.remove_fault(barrier)
+
+    second = operator_factory()
+    second.start()
+
+    if flow == "soft-delete":
+        objects.wait_gone("servers", "web-1")
+        kept = objects.wait_deleted_server()
+        assert kept["spec"]["originalUID"] == uid
+        assert len(objects.deleted_servers()) == 1
+        assert_bound(objects, server, uid)
+    elif flow == "restore":
+        objects.wait_gone("deletedservers", name)
+        restored = objects.wait_status("web-1", "ACTIVE")
+        wait_for(
+            lambda: (
+                "compute.serverops.io/restored-from"
+                not in (objects.server("web-1") or {}).get("metadata", {}).get("annotations", {})
+            ),
+            message="the restored-from mark to go",
+        )
+        assert restored["status"]["ports"] == server["status"]["ports"]
+        assert_bound(objects, server, restored["metadata"]["uid"])
+    else:
+        objects.wait_gone("deletedservers", name)
+        assert_freed(objects, server)
+    assert objects.deleted_servers() == [] or flow == "soft-delete"
+
+
+def assert_bound(objects: Objects, server: dict[str, Any], uid: str) -> None:
+    for port in server["status"]["ports"]:
+        kept = objects.port(port["name"])
+        assert kept is not None, f"port {port['name']} is gone"
+        assert kept["metadata"]["uid"] == port["uid"]
+        assert kept["status"]["server"]["uid"] == uid
+        assert kept["status"]["macAddress"] == port["macAddress"]
+
+
+def test_operator_down_across_reclaim_time(
+    operator_factory: Factory, kubectl: Kubectl, objects: Objects, namespace: str
+) -> None:
+    first = operator_factory()
+    first.start()
+    server = make_web(objects, annotations={INTERVAL: "2s"})
+    kubectl.run("delete", "server", "web-1", "-n", namespace, "--timeout=10s")
+    record = objects.wait_deleted_server()
+    first.kill()
+
+    due = time.mktime(time.strptime(record["spec"]["reclaimAt"], "%Y-%m-%dT%H:%M:%SZ"))
+    due -= time.timezone
+    wait_for(lambda: time.time() > due + 1, timeout=5, message="the reclaim time to pass")
+    assert objects.get("deletedservers", record["metadata"]["name"]) is not None
+
+    second = operator_factory()
+    started = time.monotonic()
+    second.start()
+    objects.wait_gone("deletedservers", record["metadata"]["name"], timeout=10)
+    assert time.monotonic() - started < 5
+    assert_freed(objects, server)
+
+
+def test_operator_wide_interval_soft_deletes(
+    operator_factory: Factory, kubectl: Kubectl, objects: Objects, namespace: str
+) -> None:
+    operator = operator_factory("--reclaim-interval=1h30m")
+    operator.start()
+    server = make_web(objects)
+
+    kubectl.run("delete", "server", "web-1", "-n", namespace, "--timeout=10s")
+
+    record = objects.wait_deleted_server()
+    assert record["spec"]["originalUID"] == server["metadata"]["uid"]
+    deleted_at = time.strptime(record["spec"]["deletedAt"], "%Y-%m-%dT%H:%M:%SZ")
+    reclaim_at = time.strptime(record["spec"]["reclaimAt"], "%Y-%m-%dT%H:%M:%SZ")
+    assert time.mktime(reclaim_at) - time.mktime(deleted_at) == 5400
