@@ -16,9 +16,16 @@ import aiohttp
 import pytest
 
 from serverops.apiserver import LocalAPIServer
-from tests.kube import kubectl, local_apiserver, threaded_apiserver
+from tests.kube import apiserver_options, kubectl, local_apiserver, threaded_apiserver
 
-__all__ = ["api", "crd_paths", "kubectl", "local_apiserver", "threaded_apiserver"]
+__all__ = [
+    "api",
+    "apiserver_options",
+    "crd_paths",
+    "kubectl",
+    "local_apiserver",
+    "threaded_apiserver",
+]
 
 WIDGET_CRD = pathlib.Path(__file__).parents[1] / "contract" / "golden" / "widget-crd.yaml"
 WIDGETS = "/apis/golden.example.com/v1/namespaces/default/widgets"

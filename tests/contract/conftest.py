@@ -18,9 +18,15 @@ import pytest
 
 from serverops.apiserver import ThreadedAPIServer
 from tests.contract.harness import ContractClient
-from tests.kube import crd_paths, kubectl, local_apiserver, threaded_apiserver
+from tests.kube import (
+    apiserver_options,
+    crd_paths,
+    kubectl,
+    local_apiserver,
+    threaded_apiserver,
+)
 
-__all__ = ["crd_paths", "kubectl", "local_apiserver", "threaded_apiserver"]
+__all__ = ["apiserver_options", "crd_paths", "kubectl", "local_apiserver", "threaded_apiserver"]
 
 
 @dataclasses.dataclass

@@ -118,7 +118,8 @@ class Dispatcher:
     """Send AdmissionReviews to the webhooks that match a write."""
 
     def __init__(self, *, service_endpoints: ServiceEndpoints | None = None) -> None:
-        self.service_endpoints = dict(service_endpoints or {})
+        # Shared with the server, so that a test can map a service while it runs.
+        self.service_endpoints = service_endpoints if service_endpoints is not None else {}
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:

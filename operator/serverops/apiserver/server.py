@@ -112,7 +112,8 @@ class LocalAPIServer:
             else None
         )
         self.authorization = authorization
-        self.service_endpoints = dict(service_endpoints or {})
+        # Read on every webhook call, so entries may be added while the server runs.
+        self.service_endpoints: dict[Any, str] = dict(service_endpoints or {})
         # "localhost" may resolve to both families, which would get different free ports.
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
