@@ -57,7 +57,9 @@ class API:
             method, path, data=_encode(body), headers=all_headers
         ) as response:
             text = await response.text()
-            return response.status, (await response.json(content_type=None)) if text else None
+            if not text or "json" not in response.content_type:
+                return response.status, text or None
+            return response.status, json.loads(text)
 
     async def create_widget(self, name: str, size: int = 3, **metadata: Any) -> dict[str, Any]:
         body = {
@@ -71,9 +73,14 @@ class API:
         return dict(created)
 
     async def patch(
-        self, path: str, patch: Any, content_type: str = "application/merge-patch+json"
+        self,
+        path: str,
+        patch: Any,
+        content_type: str = "application/merge-patch+json",
+        *,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        return await self.request("PATCH", path, patch, content_type=content_type)
+        return await self.request("PATCH", path, patch, content_type=content_type, headers=headers)
 
 
 def _encode(body: Any) -> bytes | None:
