@@ -308,7 +308,10 @@ def lint(chart: str) -> dict[str, Any]:
 
 
 def render(step: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """Install the chart into the render sink, or into the API server of step['kubeconfig']."""
+    """Install the chart into the render sink, or into the API server of step['kubeconfig'].
+
+    With ``uninstall_timeout`` in the step, uninstall the release afterwards too.
+    """
     values: dict[str, Any] = {}
     for values_file in step.get("values_files", []):
         values = _merge(values, yaml.safe_load(Path(values_file).read_text()) or {})
@@ -329,6 +332,7 @@ def render(step: dict[str, Any], workdir: Path) -> dict[str, Any]:
             )
         except helm_sdkpy.HelmError as error:
             return {"error": str(error)}
+        uninstall = _uninstall(config, step, values) if "uninstall_timeout" in step else None
     finally:
         if sink is not None:
             sink.shutdown()
@@ -345,6 +349,7 @@ def render(step: dict[str, Any], workdir: Path) -> dict[str, Any]:
         if doc
     ]
     return {
+        "uninstall": uninstall,
         "manifest": manifest,
         "hooks": hooks,
         "notes": (release.get("info") or {}).get("notes", ""),
@@ -352,6 +357,47 @@ def render(step: dict[str, Any], workdir: Path) -> dict[str, Any]:
             version: validate(documents, version) for version in step.get("kube_versions", [])
         },
     }
+
+
+def _uninstall(
+    config: helm_sdkpy.Configuration, step: dict[str, Any], values: dict[str, Any]
+) -> dict[str, Any]:
+    """Uninstall the release just installed, then upgrade it with the same values.
+
+    Return each action's error, if any, and the release status after it.
+
+    NOTE: a rollback is not tried: helm-sdkpy 0.1.32's Rollback fails with "wait strategy
+    not set" and leaves the release pending-rollback.
+    """
+    result: dict[str, Any] = {"error": None}
+    try:
+        asyncio.run(
+            helm_sdkpy.Uninstall(config).run(
+                step["release"], wait=False, timeout=step["uninstall_timeout"]
+            )
+        )
+    except helm_sdkpy.HelmError as error:
+        result["error"] = str(error)
+    result["status"] = _status(config, step["release"])
+    try:
+        asyncio.run(
+            helm_sdkpy.Upgrade(config).run(
+                step["release"], step["chart"], values=values, wait=False, timeout=60
+            )
+        )
+        result["upgrade_error"] = None
+    except helm_sdkpy.HelmError as error:
+        result["upgrade_error"] = str(error)
+    result["status_after_upgrade"] = _status(config, step["release"])
+    return result
+
+
+def _status(config: helm_sdkpy.Configuration, release: str) -> str:
+    try:
+        status = asyncio.run(helm_sdkpy.Status(config).run(release))
+    except helm_sdkpy.HelmError as error:
+        return f"unknown: {error}"
+    return str((status.get("info") or {}).get("status"))
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

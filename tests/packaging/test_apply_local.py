@@ -9,6 +9,7 @@ does not serve a kind yet, the test skips and names it.
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -109,3 +110,84 @@ def test_base_applies_to_local_apiserver(
             "--timeout=10s",
             f"customresourcedefinition/{crd['metadata']['name']}",
         )
+
+
+def test_failed_uninstall_check_keeps_release(
+    threaded_apiserver: ThreadedAPIServer,
+    kubectl: Kubectl,
+    py312_python: Path,
+    rendered: dict[str, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    """helm uninstall runs the pre-delete Job; when the Job fails, Helm deletes nothing.
+
+    The local server runs no Job controller, so a thread plays the Job's part: it marks
+    the Job Failed, as a `serverops check-uninstall` that found held objects would.
+    """
+    objects = rendered["defaults"]
+    skip_unless_served(threaded_apiserver, objects)
+    kubectl("create", "namespace", NAMESPACE)
+    job = f"{RELEASE}-uninstall-check"
+    stop = threading.Event()
+
+    def fail_job() -> None:
+        while not stop.is_set():
+            found = kubectl("get", "job", job, "-n", NAMESPACE, "-o", "name", check=False)
+            if found.returncode == 0:
+                kubectl(
+                    "patch",
+                    "job",
+                    job,
+                    "-n",
+                    NAMESPACE,
+                    "--subresource=status",
+                    "--type=merge",
+                    "-p",
+                    json.dumps(FAILED_JOB_STATUS),
+                )
+                return
+            stop.wait(0.2)
+
+    failer = threading.Thread(target=fail_job, daemon=True)
+    failer.start()
+    plan = {
+        "renders": {
+            "local": {
+                "chart": str(CHART),
+                "release": RELEASE,
+                "namespace": NAMESPACE,
+                "kubeconfig": str(threaded_apiserver.kubeconfig_path),
+                "uninstall_timeout": 30,
+            }
+        }
+    }
+    try:
+        render = run_helmtool(py312_python, plan, tmp_path)["renders"]["local"]
+    finally:
+        stop.set()
+        failer.join(timeout=10)
+    assert "error" not in render, render.get("error")
+    uninstall = render["uninstall"]
+    assert uninstall["error"] is not None
+    assert f"Job/{NAMESPACE}/{job}" in uninstall["error"]
+    # Helm 4 marks the release uninstalling before it runs the hook and leaves it so;
+    # helm upgrade then refuses it, and docs/install.md says what to do instead.
+    assert uninstall["status"] == "uninstalling"
+    assert "has no deployed releases" in uninstall["upgrade_error"]
+    # Nothing was deleted.
+    get_each(kubectl, parse_manifest(render["manifest"]))
+
+
+FAILED_JOB_STATUS = {
+    "status": {
+        "failed": 1,
+        "conditions": [
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+            }
+        ],
+    }
+}
