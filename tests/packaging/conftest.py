@@ -112,7 +112,7 @@ def helm_output(
         "chart": str(CHART),
         "release": RELEASE,
         "namespace": NAMESPACE,
-        "seed": [EXISTING_SECRET],
+        "seed": [EXISTING_SECRET, EXISTING_APPROVAL_KEY],
     }
     plan = {
         "lint": str(CHART),
@@ -137,6 +137,14 @@ EXISTING_SECRET = {
     },
     "type": "kubernetes.io/tls",
     "data": {"ca.crt": "Q0EtQlVORExF", "tls.crt": "Q0VSVA==", "tls.key": "S0VZ"},
+}
+
+EXISTING_APPROVAL_KEY = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {**EXISTING_SECRET["metadata"], "name": "serverops-approval-key"},
+    "type": "Opaque",
+    "data": {"key": "QVBQUk9WQUwtS0VZLTAxMjM0NTY3ODk="},
 }
 
 

@@ -7,10 +7,10 @@ results as JSON. It needs nothing from the serverops package.
 
 helm-sdkpy 0.1.32 has no client-only render (``helm template``): it renders only while
 installing. A render therefore installs the chart into ``RenderSink``, a stand-in API
-server on 127.0.0.1 that serves discovery for the kinds the chart uses and accepts every
-create without checking it; the offline schema validation checks the objects instead.
-Helm keeps the release in memory (``HELM_DRIVER=memory``), so no Secret is written for
-it. A plan may also name a kubeconfig, to install into a real API server instead.
+server on 127.0.0.1. The sink serves discovery for the kinds the chart uses and accepts
+every create without checking it, because the offline schema validation checks the
+objects instead. Helm keeps the release in memory (``HELM_DRIVER=memory``), so no Secret
+is written for it. A plan may also name a kubeconfig, to install into a real API server.
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ class RenderSink(ThreadingHTTPServer):
     """
 
     daemon_threads = True
-    # client-go opens a connection per discovery request, about a dozen at once; with
-    # the default backlog of 5 the kernel drops some and the client retries after 1 s.
+    # client-go opens a connection per discovery request, about a dozen at once. With
+    # the default backlog of 5 the kernel drops some, and the client retries after 1 s.
     request_queue_size = 64
 
     def __init__(self, seed: list[dict[str, Any]]) -> None:
@@ -156,7 +156,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
             obj = json.loads(body)
         else:
             # client-go sends built-in kinds as protobuf. The render needs only a valid
-            # response, so answer with the kind and the names read from the envelope.
+            # response, so respond with the kind and the names read from the envelope.
             obj = _object_from_protobuf(collection, body)
         meta = obj.setdefault("metadata", {})
         meta.setdefault("uid", str(uuid.uuid4()))
@@ -165,8 +165,8 @@ class _SinkHandler(BaseHTTPRequestHandler):
         self._send(201, obj)
 
     def do_PATCH(self) -> None:
-        # Helm patches the objects of an earlier install that it finds; the render only
-        # needs the stored object back.
+        # Helm patches the objects of an earlier install that it finds. The render needs
+        # only the stored object back.
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         path = self.path.split("?", 1)[0]
         if path in self.server.objects:
@@ -181,7 +181,7 @@ def _object_from_protobuf(collection: str, body: bytes) -> dict[str, Any]:
     """Return apiVersion, kind and metadata name and namespace of a protobuf object.
 
     The envelope is the magic b"k8s\\0" and a runtime.Unknown message whose field 2 is
-    the object; an object's field 1 is its ObjectMeta, where field 1 is the name and
+    the object. An object's field 1 is its ObjectMeta, where field 1 is the name and
     field 3 the namespace.
     """
     if not body.startswith(b"k8s\x00"):
@@ -293,7 +293,7 @@ def lint(chart: str) -> dict[str, Any]:
     """Run helm lint; return each message's severity and path.
 
     NOTE: helm-sdkpy 0.1.32 serializes each message's error as an empty object, so the
-    text of a lint message is lost; the severity (1 info, 2 warning, 3 error) and the
+    text of a lint message is lost. The severity (1 info, 2 warning, 3 error) and the
     path remain.
     """
     config = helm_sdkpy.Configuration(namespace="default")
@@ -366,8 +366,8 @@ def _uninstall(
 
     Return each action's error, if any, and the release status after it.
 
-    NOTE: a rollback is not tried: helm-sdkpy 0.1.32's Rollback fails with "wait strategy
-    not set" and leaves the release pending-rollback.
+    NOTE: no rollback is tried, because helm-sdkpy 0.1.32's Rollback fails with "wait
+    strategy not set" and leaves the release pending-rollback.
     """
     result: dict[str, Any] = {"error": None}
     try:
@@ -437,7 +437,7 @@ def validate(documents: list[dict[str, Any]], kube_version: str) -> list[dict[st
 
 
 def main(plan_path: str, output_path: str) -> None:
-    # The schema files are several megabytes each; kubernetes-validate reads them on
+    # The schema files are several megabytes each, and kubernetes-validate reads them on
     # every call, so cache them for the whole run.
     kubernetes_validate.utils.schema_contents = functools.cache(
         kubernetes_validate.utils.schema_contents

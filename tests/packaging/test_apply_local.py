@@ -170,8 +170,8 @@ def test_failed_uninstall_check_keeps_release(
     uninstall = render["uninstall"]
     assert uninstall["error"] is not None
     assert f"Job/{NAMESPACE}/{job}" in uninstall["error"]
-    # Helm 4 marks the release uninstalling before it runs the hook and leaves it so;
-    # helm upgrade then refuses it, and docs/install.md says what to do instead.
+    # Helm 4 marks the release uninstalling before it runs the hook and leaves it so.
+    # helm upgrade then rejects it; docs/install.md describes the way out.
     assert uninstall["status"] == "uninstalling"
     assert "has no deployed releases" in uninstall["upgrade_error"]
     # Nothing was deleted.

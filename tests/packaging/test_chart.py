@@ -15,8 +15,8 @@ from cryptography import x509
 
 from tests.packaging.conftest import CHART, NAMESPACE, VALUES_FILES, find
 
-# Kinds without a schema in kubernetes-validate, by API group; they are checked by the
-# tests below instead.
+# API groups whose kinds have no schema in kubernetes-validate. The tests below check
+# those kinds instead.
 UNSCHEMED_GROUPS = {"cert-manager.io", "monitoring.coreos.com"}
 
 WEBHOOKS = {
@@ -60,7 +60,7 @@ def env_of(objects: list[dict[str, Any]]) -> dict[str, Any]:
 def test_lint_reports_no_warnings(helm_output: dict[str, Any]) -> None:
     lint = helm_output["lint"]
     assert lint["errors"] is None
-    # Severity 1 is INFO (Chart.yaml has no icon); 2 is WARNING and 3 ERROR.
+    # Severity 1 is INFO (Chart.yaml has no icon), 2 is WARNING and 3 is ERROR.
     worse = [message for message in lint["messages"] if message["severity"] > 1]
     assert worse == []
 
@@ -160,6 +160,8 @@ def test_deployment_configures_operator(rendered: dict[str, list[dict[str, Any]]
     assert env["SERVEROPS_RECLAIM_INTERVAL"] == "0"
     assert env["SERVEROPS_ADMIN_GROUPS"] == "system:masters"
     assert env["SERVEROPS_WEBHOOK_PORT"] == "9443"
+    assert env["SERVEROPS_WEBHOOK_ADDRESS"] == "0.0.0.0"
+    assert env["SERVEROPS_APPROVAL_KEY_FILE"] == "/etc/serverops/approval/key"
     assert env["SERVEROPS_METRICS_PORT"] == "8080"
     assert env["SERVEROPS_STANDALONE"] == "true"
     assert env["SERVEROPS_LEADER_ELECTION_LEASE"] == "serverops"
@@ -256,7 +258,8 @@ def test_upgrade_reuses_existing_certificate(rendered: dict[str, list[dict[str, 
 
 def test_cert_manager_injects_ca(rendered: dict[str, list[dict[str, Any]]]) -> None:
     objects = rendered["cert-manager"]
-    assert [obj for obj in objects if obj["kind"] == "Secret"] == []
+    secrets = [obj["metadata"]["name"] for obj in objects if obj["kind"] == "Secret"]
+    assert secrets == ["serverops-approval-key"]
     certificate = find(objects, "Certificate")
     issuer = find(objects, "Issuer")
     assert certificate["spec"]["issuerRef"] == {
@@ -278,11 +281,15 @@ def test_cert_manager_injects_ca(rendered: dict[str, list[dict[str, Any]]]) -> N
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
 
 
-def test_cert_manager_uses_given_issuer(rendered: dict[str, list[dict[str, Any]]]) -> None:
+def test_cert_manager_uses_given_secrets(rendered: dict[str, list[dict[str, Any]]]) -> None:
     objects = rendered["cert-manager-issuer"]
     assert [obj for obj in objects if obj["kind"] == "Issuer"] == []
     certificate = find(objects, "Certificate")
     assert certificate["spec"]["issuerRef"] == {"kind": "ClusterIssuer", "name": "internal-ca"}
+    assert [obj for obj in objects if obj["kind"] == "Secret"] == []
+    pod = find(objects, "Deployment")["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["approval-key"]["secret"]["secretName"] == "serverops-approval"
 
 
 def test_crds_are_kept_on_uninstall(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -339,3 +346,24 @@ def test_uninstall_check_is_pre_delete_hook(helm_output: dict[str, Any]) -> None
 
 def helm_output_objects(render: dict[str, Any]) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(render["manifest"]) if doc]
+
+
+def test_uninstall_check_can_be_argocd_hook(helm_output: dict[str, Any]) -> None:
+    hooks = helm_output["renders"]["admin-groups"]["hooks"]
+    job = yaml.safe_load(hooks[0]["manifest"])
+    assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreDelete"
+    default = yaml.safe_load(helm_output["renders"]["defaults"]["hooks"][0]["manifest"])
+    assert "argocd.argoproj.io/hook" not in default["metadata"]["annotations"]
+
+
+def test_approval_key_is_shared_and_kept(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    objects = rendered["defaults"]
+    secret = find(objects, "Secret", "serverops-approval-key")
+    assert len(base64.b64decode(secret["data"]["key"])) >= 16
+    pod = find(objects, "Deployment")["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["approval-key"]["secret"]["secretName"] == "serverops-approval-key"
+    mounts = {mount["name"]: mount["mountPath"] for mount in container(objects)["volumeMounts"]}
+    assert mounts["approval-key"] == "/etc/serverops/approval"
+    reused = find(rendered["existing-secret"], "Secret", "serverops-approval-key")
+    assert reused["data"] == {"key": "QVBQUk9WQUwtS0VZLTAxMjM0NTY3ODk="}

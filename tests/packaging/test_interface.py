@@ -1,25 +1,29 @@
 """The operator interface that the chart and the Kustomize base rely on: every
-SERVEROPS_* variable they set must be read by an option of `serverops run`, and the
-uninstall hook needs `serverops check-uninstall`.
+SERVEROPS_* variable they set must be read by an option of `serverops run`, the uninstall
+hook needs `serverops check-uninstall`, and the values schema must accept the reclaim
+intervals that the operator accepts.
 
-Some of these options are being added to the operator while the packaging lands; until
-then their cases skip and name the missing variable or command.
+Some of these options are still being added to the operator. Until one is there, its
+case skips and names the missing variable or command.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import click
 import pytest
 
-from serverops import cli
-from tests.packaging.conftest import find
+from serverops import cli, intervals
+from tests.packaging.conftest import CHART, find
 
-# Every SERVEROPS_* variable that any render of the chart sets; the Kustomize base sets
+# Every SERVEROPS_* variable that any render of the chart sets. The Kustomize base sets
 # the same ones (test_base_deployment_matches_chart).
 DEPLOYMENT_VARIABLES = [
     "SERVEROPS_ADMIN_GROUPS",
+    "SERVEROPS_APPROVAL_KEY_FILE",
     "SERVEROPS_LEADER_ELECTION_LEASE",
     "SERVEROPS_LEADER_ELECTION_NAMESPACE",
     "SERVEROPS_LIVENESS",
@@ -27,6 +31,7 @@ DEPLOYMENT_VARIABLES = [
     "SERVEROPS_METRICS_PORT",
     "SERVEROPS_RECLAIM_INTERVAL",
     "SERVEROPS_STANDALONE",
+    "SERVEROPS_WEBHOOK_ADDRESS",
     "SERVEROPS_WEBHOOK_CERT_FILE",
     "SERVEROPS_WEBHOOK_KEY_FILE",
     "SERVEROPS_WEBHOOK_PORT",
@@ -63,3 +68,35 @@ def test_check_uninstall_command_exists() -> None:
         pytest.skip("serverops has no check-uninstall command yet")
     command = cli.main.commands["check-uninstall"]
     assert isinstance(command, click.Command)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0",
+        "3600",
+        "90s",
+        "15m",
+        "1h30m",
+        "2d",
+        "1d2h3m4s",
+        "",
+        "1h 30m",
+        "30m1h",
+        "one hour",
+        "-1",
+        "1.5h",
+        "1w",
+    ],
+)
+def test_schema_interval_matches_operator(text: str) -> None:
+    """The chart's values.schema.json accepts a reclaim interval iff the operator does."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    field = schema["properties"]["operator"]["properties"]["reclaimInterval"]
+    accepted_by_schema = len(text) >= field["minLength"] and bool(re.search(field["pattern"], text))
+    try:
+        intervals.parse(text, source="the test")
+        accepted_by_operator = True
+    except intervals.InvalidInterval:
+        accepted_by_operator = False
+    assert accepted_by_schema == accepted_by_operator

@@ -74,3 +74,7 @@ namespaceSelector:
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{- define "serverops.approvalKeySecretName" -}}
+{{- default (printf "%s-approval-key" (include "serverops.fullname" .)) .Values.approvalKey.existingSecret -}}
+{{- end -}}
