@@ -19,7 +19,7 @@ version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/pyproject.toml")"
 image="${IMAGE:-serverops:$version}"
 timeout="${TIMEOUT:-180s}"
 
-# The image was loaded into the nodes, so never pull it.
+# The image was loaded into the nodes, so IfNotPresent never pulls it.
 helm upgrade --install "$release" "$root/charts/serverops" \
     --namespace "$namespace" --create-namespace \
     --set "image.repository=${image%:*}" \
