@@ -55,6 +55,68 @@ def _operator_options(command: Callable[..., Any]) -> Callable[..., Any]:
             envvar="SERVEROPS_RETRY_DELAY",
             help="Seconds before retrying a step that failed on a transient API error.",
         ),
+        click.option(
+            "--admin-group",
+            "admin_groups",
+            multiple=True,
+            envvar="SERVEROPS_ADMIN_GROUPS",
+            help=(
+                "A group whose members may delete, restore or force-delete a locked server; "
+                "repeat for more (the variable takes a comma-separated list). system:masters "
+                "is always one."
+            ),
+        ),
+        click.option(
+            "--approval-key-file",
+            type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+            envvar="SERVEROPS_APPROVAL_KEY_FILE",
+            help=(
+                "A file with the secret that signs administrators' deletion approvals; all "
+                "replicas need the same one. Without it, each process makes its own."
+            ),
+        ),
+        click.option(
+            "--webhook-port",
+            type=int,
+            default=0,
+            show_default=True,
+            envvar="SERVEROPS_WEBHOOK_PORT",
+            help="Serve the admission webhooks over HTTPS on this port; 0 serves none.",
+        ),
+        click.option(
+            "--webhook-address",
+            default="127.0.0.1",
+            show_default=True,
+            envvar="SERVEROPS_WEBHOOK_ADDRESS",
+            help="The address the webhook server listens on (0.0.0.0 in a pod).",
+        ),
+        click.option(
+            "--webhook-host",
+            default="",
+            envvar="SERVEROPS_WEBHOOK_HOST",
+            help="The name the API server calls the webhooks at; defaults to the address.",
+        ),
+        click.option(
+            "--webhook-cert-file",
+            default="",
+            envvar="SERVEROPS_WEBHOOK_CERT_FILE",
+            help="The webhook's TLS certificate (PEM); without it a self-signed one is made.",
+        ),
+        click.option(
+            "--webhook-key-file",
+            default="",
+            envvar="SERVEROPS_WEBHOOK_KEY_FILE",
+            help="The private key of the webhook's certificate (PEM).",
+        ),
+        click.option(
+            "--webhook-configure",
+            is_flag=True,
+            envvar="SERVEROPS_WEBHOOK_CONFIGURE",
+            help=(
+                "Install the webhook configurations pointing at this process, with its CA "
+                "bundle. For local runs; in a cluster the chart installs them."
+            ),
+        ),
         click.option("-v", "--verbose", is_flag=True, help="Log at INFO level and above."),
         click.option("-d", "--debug", is_flag=True, help="Log at DEBUG level and above."),
         click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors."),
@@ -166,6 +228,22 @@ def _configure(options: dict[str, Any]) -> OperatorConfig:
         quiet=bool(options.pop("quiet")),
         log_format=_LOG_FORMATS[str(options.pop("log_format"))],
     )
+    groups = {"system:masters"}
+    for value in options.pop("admin_groups"):
+        groups.update(group.strip() for group in str(value).split(",") if group.strip())
+    options["admin_groups"] = tuple(sorted(groups))
+
+    key_file = options.pop("approval_key_file")
+    if key_file is not None:
+        key = key_file.read_bytes().strip()
+        if len(key) < 16:
+            raise click.BadParameter(
+                f"The approval key in {key_file} is {len(key)} bytes; use at least 16 random "
+                f"bytes, for example from `head -c 32 /dev/urandom | base64`.",
+                param_hint="--approval-key-file",
+            )
+        options["approval_key"] = key
+
     try:
         options["reclaim_interval"] = intervals.parse(
             str(options["reclaim_interval"]), source="--reclaim-interval"

@@ -7,6 +7,8 @@ same name wins over it.
 import dataclasses
 import datetime
 
+from serverops import approvals
+
 
 class ConfigurationError(ValueError):
     """A setting has a value the operator cannot use; the message names the setting."""
@@ -28,13 +30,44 @@ class OperatorConfig:
     reclaim_interval: datetime.timedelta = datetime.timedelta(0)
     """How long a deleted server stays restorable when it has no annotation; 0 is off."""
 
+    admin_groups: tuple[str, ...] = ("system:masters",)
+    """Groups whose members may delete, restore or force-delete a locked server."""
+
+    approval_key: bytes = dataclasses.field(default_factory=approvals.new_key, repr=False)
+    """The key that signs administrators' approvals; every replica needs the same one."""
+
+    webhook_port: int = 0
+    """The port of the admission webhook server; 0 runs none."""
+
+    webhook_address: str = "127.0.0.1"
+    """The address the webhook server listens on."""
+
+    webhook_host: str = ""
+    """The name or address the API server calls the webhook at; empty means the address."""
+
+    webhook_cert_file: str = ""
+    """The webhook's TLS certificate (PEM); empty generates a self-signed one."""
+
+    webhook_key_file: str = ""
+    """The private key of ``webhook_cert_file`` (PEM)."""
+
+    webhook_configure: bool = False
+    """Whether the operator installs the webhook configurations itself (local runs)."""
+
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             if value < 0:
                 flag = "--" + field.name.replace("_", "-")
-                raise ConfigurationError(
-                    f"Invalid {flag} {value!r}: expected a number of seconds, 0 or more."
-                )
+                raise ConfigurationError(f"Invalid {flag} {value!r}: expected a number, 0 or more.")
+        if not 0 <= self.webhook_port <= 65535:
+            raise ConfigurationError(
+                f"Invalid --webhook-port {self.webhook_port}: expected 0 (no webhook) to 65535."
+            )
+        if bool(self.webhook_cert_file) != bool(self.webhook_key_file):
+            raise ConfigurationError(
+                "Invalid webhook TLS settings: give both --webhook-cert-file and "
+                "--webhook-key-file, or neither to generate a self-signed certificate."
+            )

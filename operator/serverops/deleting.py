@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from serverops import conditions, constants, intervals, softdeleting, storages
+from serverops import approvals, conditions, constants, intervals, softdeleting, storages
 from serverops.building import InvalidNetworkItem, ref_of, wanted_ports
 from serverops.compute import ServerRef
 from serverops.network import PortRecord
@@ -40,7 +40,15 @@ async def begin(
 
     # Nova checks the lock when the request arrives. A lock set after the deletion has
     # begun does not stop it: a half-freed server is of no use to anyone.
-    if body.spec.get("locked") and not started:
+    override = approved_override(body, runtime) if body.spec.get("locked") else None
+    if override is not None and not started:
+        message = (
+            f"Deletion of locked server {server} goes ahead: the administrator "
+            f"{override.user} approved it at {softdeleting.format_time(override.at)}."
+        )
+        kopf.warn(body, reason=constants.REASON_LOCK_OVERRIDDEN, message=message)
+        logger.warning(message)
+    elif body.spec.get("locked") and not started:
         message = held_message(server, body.spec.get("lockedReason"))
         await hold(
             body=body,
@@ -220,6 +228,23 @@ def _deleting_conditions(
         message="Nothing holds the deletion of this server.",
         generation=generation,
     )
+
+
+def approved_override(body: kopf.Body, runtime: Runtime) -> approvals.Approval | None:
+    """Return the administrator's approval of this very deletion, if the object has one.
+
+    Only the admission webhook can write a valid one, so a deletion of a locked object
+    that slipped past a missing webhook finds none and stays held.
+    """
+    text = body.metadata.annotations.get(approvals.ANNOTATION)
+    deleted_at = body.metadata.get("deletionTimestamp")
+    if not text or not deleted_at:
+        return None
+    approval = approvals.decode(str(text), runtime.config.approval_key)
+    moment = softdeleting.parse_time(str(deleted_at))
+    if not approvals.approves(approval, uid=str(body.metadata.uid), deleted_at=moment):
+        return None
+    return approval
 
 
 def held_message(server: ServerRef, reason: object) -> str:

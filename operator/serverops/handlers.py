@@ -5,12 +5,15 @@ Importing this module registers the handlers with kopf's default registry.
 """
 
 import contextlib
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
 import kopf
 
 from serverops import (
+    admission,
+    approvals,
     building,
     constants,
     deleting,
@@ -21,6 +24,7 @@ from serverops import (
     restoring,
     runtime,
     waking,
+    webhooks,
 )
 from serverops.compute import LocalCompute
 from serverops.config import OperatorConfig
@@ -31,6 +35,7 @@ PORTS = (constants.GROUP, constants.VERSION, constants.PORTS)
 DELETED_SERVERS = (constants.GROUP, constants.VERSION, constants.DELETED_SERVERS)
 
 CONFIG_KEY = "serverops_config"
+TLS_KEY = "serverops_webhook_tls"
 
 
 @kopf.on.startup()
@@ -44,6 +49,7 @@ async def start(
     # kopf passes each index to every handler as a keyword named after its function.
     ports_by_server: ports.PortsByServer = kwargs["ports_by_server"]
     ports_by_mac: ports.PortsByMac = kwargs["ports_by_mac"]
+    ports_by_name: ports.PortsByName = kwargs["ports_by_name"]
     config: OperatorConfig = memo[CONFIG_KEY]
     progress = settings.persistence.progress_storage
     diffbase = settings.persistence.diffbase_storage
@@ -61,11 +67,19 @@ async def start(
         ports=port_objects,
         deleted_servers=kubeapi.CustomObjects(api_client, plural=constants.DELETED_SERVERS),
         compute=LocalCompute(boot_seconds=config.local_boot_seconds),
-        network=ports.KubernetesPorts(port_objects, by_server=ports_by_server, by_mac=ports_by_mac),
+        network=ports.KubernetesPorts(
+            port_objects, by_server=ports_by_server, by_mac=ports_by_mac, by_name=ports_by_name
+        ),
         progress=progress,
         diffbase=diffbase,
     )
     logger.info(f"serverops is starting with {config}.")
+
+    tls: webhooks.TLSFiles | None = memo.get(TLS_KEY)
+    if config.webhook_configure and tls is not None:
+        host = config.webhook_host or config.webhook_address
+        url = f"https://{host}:{config.webhook_port}"
+        await webhooks.install(api_client, url=url, ca_pem=tls.ca_pem)
 
 
 @kopf.on.cleanup()
@@ -78,6 +92,11 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 @kopf.index(*PORTS)
 def ports_by_server(body: kopf.Body, **_: Any) -> dict[str, ports.PortEntry]:
     return ports.server_keys(body)
+
+
+@kopf.index(*PORTS)
+def ports_by_name(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ports.PortEntry]:
+    return ports.name_keys(body)
 
 
 @kopf.index(*PORTS)
@@ -180,6 +199,138 @@ def forget_deleted(type: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
         shared = runtime.of(memo)
         shared.progress.forget(uid)
         shared.diffbase.forget(uid)
+
+
+# In admission handlers, kopf's body is the new object, or the old one for a DELETE;
+# the old object of an UPDATE comes as the keyword "old".
+@kopf.on.mutate(*SERVERS, id="mutate-server", operations=["CREATE", "UPDATE"])
+def mutate_server(
+    body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    admission.record_locker(
+        new=body,
+        old=kwargs.get("old"),
+        userinfo=userinfo,
+        admin_groups=_config(memo).admin_groups,
+        patch=patch,
+    )
+
+
+@kopf.on.validate(*SERVERS, id="validate-server", operations=["CREATE", "UPDATE"])
+def validate_server(
+    body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    config = _config(memo)
+    admission.check_server(
+        new=body,
+        old=kwargs.get("old"),
+        userinfo=userinfo,
+        admin_groups=config.admin_groups,
+        holder_of=runtime.of(memo).network.holder_by_name,
+        approval_key=config.approval_key,
+    )
+
+
+@kopf.on.validate(
+    *SERVERS,
+    id="validate-server-delete",
+    operations=["DELETE"],
+    side_effects=True,
+    ignore_failures=True,
+)
+async def validate_server_delete(
+    body: kopf.Body, userinfo: kopf.UserInfo, dryrun: bool, memo: kopf.Memo, **_: Any
+) -> None:
+    config = _config(memo)
+    needs_approval = admission.check_server_deletion(
+        old=body, userinfo=userinfo, admin_groups=config.admin_groups
+    )
+    if needs_approval and not dryrun:
+        await _approve(body, userinfo=userinfo, api=runtime.of(memo).servers, config=config)
+
+
+@kopf.on.validate(*DELETED_SERVERS, id="validate-deletedserver", operations=["UPDATE"])
+def validate_deleted_server(
+    body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    admission.check_deleted_server(
+        new=body, old=kwargs.get("old"), userinfo=userinfo, admin_groups=_config(memo).admin_groups
+    )
+
+
+@kopf.on.validate(
+    *DELETED_SERVERS,
+    id="validate-deletedserver-delete",
+    operations=["DELETE"],
+    side_effects=True,
+    ignore_failures=True,
+)
+async def validate_deleted_server_delete(
+    body: kopf.Body, userinfo: kopf.UserInfo, dryrun: bool, memo: kopf.Memo, **_: Any
+) -> None:
+    config = _config(memo)
+    shared = runtime.of(memo)
+    needs_approval = admission.check_deleted_server_deletion(
+        old=body, userinfo=userinfo, admin_groups=config.admin_groups, now=shared.clock()
+    )
+    if needs_approval and not dryrun:
+        await _approve(body, userinfo=userinfo, api=shared.deleted_servers, config=config)
+
+
+@kopf.on.validate(*PORTS, id="validate-port", operations=["CREATE", "UPDATE"])
+def validate_port(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    network = runtime.of(memo).network
+
+    def mac_holder(network_name: str, mac: str, uid: str) -> str:
+        return network.mac_in_use(network=network_name, mac=mac, by_other_than=uid)
+
+    admission.check_port(new=body, mac_holder=mac_holder)
+
+
+async def _approve(
+    body: kopf.Body, *, userinfo: kopf.UserInfo, api: kubeapi.CustomObjects, config: OperatorConfig
+) -> None:
+    """Record an administrator's approval on the object, for the finalizer to find.
+
+    The API server may run admission for a deletion more than once, the last time on the
+    object as it is when the deletion is stored. A recent approval by the same user is
+    therefore kept as it is: a new one would change the object and start the round over.
+    """
+    now = datetime.datetime.now(datetime.UTC)
+    existing = approvals.decode(
+        str(body.metadata.annotations.get(approvals.ANNOTATION, "")), config.approval_key
+    )
+    if (
+        existing is not None
+        and existing.uid == str(body.metadata.uid)
+        and existing.user == str(userinfo.get("username", ""))
+        and approvals.approves(existing, uid=existing.uid, deleted_at=now)
+    ):
+        return
+
+    approval = approvals.Approval(
+        user=str(userinfo.get("username", "")),
+        uid=str(body.metadata.uid),
+        at=now,
+    )
+    patch = {
+        "metadata": {"annotations": {approvals.ANNOTATION: approval.encode(config.approval_key)}}
+    }
+    try:
+        await api.patch(
+            namespace=str(body.metadata.namespace), name=str(body.metadata.name), patch=patch
+        )
+    except kubeapi.APIError as error:
+        raise kopf.AdmissionError(
+            f"Failed to record the approval to delete locked {body.get('kind')} "
+            f"{body.metadata.namespace}/{body.metadata.name}: {error}; try again.",
+            code=500,
+        ) from error
+
+
+def _config(memo: kopf.Memo) -> OperatorConfig:
+    config: OperatorConfig = memo[CONFIG_KEY]
+    return config
 
 
 @contextlib.contextmanager

@@ -2,19 +2,31 @@
 
 import asyncio
 import logging
+import pathlib
 import socket
 from collections.abc import Collection
 
 import kopf
 
-from serverops import constants
+from serverops import constants, webhooks
 from serverops.config import OperatorConfig
 from serverops.storages import MemoryDiffBaseStorage, MemoryProgressStorage
 
 
-def build_settings() -> kopf.OperatorSettings:
+def build_settings(
+    config: OperatorConfig, *, tls: webhooks.TLSFiles | None
+) -> kopf.OperatorSettings:
     """Return kopf's settings as serverops needs them."""
     settings = kopf.OperatorSettings()
+
+    # The webhook configurations come from the chart, or from --webhook-configure; kopf
+    # does not manage them.
+    if tls is not None:
+        host = config.webhook_host or config.webhook_address
+        settings.admission.server = webhooks.server(
+            address=config.webhook_address, port=config.webhook_port, host=host, tls=tls
+        )
+        settings.admission.managed = None
 
     # Our own finalizer name, and handler bookkeeping in memory: see serverops.storages.
     settings.persistence.finalizer = constants.FINALIZER
@@ -29,6 +41,20 @@ def build_settings() -> kopf.OperatorSettings:
     settings.posting.reporting_instance = socket.gethostname()
     settings.posting.event_name_prefix = "serverops-"
     return settings
+
+
+def webhook_tls(config: OperatorConfig) -> webhooks.TLSFiles | None:
+    """Return the webhook's TLS files: the configured ones, or a generated set."""
+    if not config.webhook_port:
+        return None
+    if config.webhook_cert_file:
+        cert = pathlib.Path(config.webhook_cert_file)
+        return webhooks.TLSFiles(
+            certfile=cert,
+            keyfile=pathlib.Path(config.webhook_key_file),
+            ca_pem=cert.read_bytes(),
+        )
+    return webhooks.generate_tls(host=config.webhook_host or config.webhook_address)
 
 
 async def run_operator(
@@ -46,11 +72,13 @@ async def run_operator(
     # Registering the handlers is a side effect of importing them.
     from serverops import handlers
 
+    tls = webhook_tls(config)
     memo = kopf.Memo()
     memo[handlers.CONFIG_KEY] = config
+    memo[handlers.TLS_KEY] = tls
     await kopf.operator(
         lifecycle=kopf.lifecycles.one_by_one,
-        settings=build_settings(),
+        settings=build_settings(config, tls=tls),
         clusterwide=clusterwide,
         namespaces=namespaces,
         standalone=standalone,

@@ -58,6 +58,7 @@ class PortEntry:
 
 PortsByServer = kopf.Index[str, PortEntry]
 PortsByMac = kopf.Index[tuple[str, str], PortEntry]
+PortsByName = kopf.Index[tuple[str, str], PortEntry]
 
 
 def created_port_name(server: ServerRef, *, network: str, occurrence: int) -> str:
@@ -101,6 +102,12 @@ def server_keys(body: kopf.Body) -> dict[str, PortEntry]:
     return keys
 
 
+def name_keys(body: kopf.Body) -> dict[tuple[str, str], PortEntry]:
+    """Index a port under its namespace and name."""
+    entry = entry_of(body)
+    return {(entry.namespace, entry.name): entry}
+
+
 def mac_keys(body: kopf.Body) -> dict[tuple[str, str], PortEntry]:
     """Index a port under the MAC address assigned to it, per network."""
     entry = entry_of(body)
@@ -118,10 +125,18 @@ class KubernetesPorts:
         *,
         by_server: PortsByServer,
         by_mac: PortsByMac,
+        by_name: PortsByName,
     ) -> None:
         self._api = api
         self._by_server = by_server
         self._by_mac = by_mac
+        self._by_name = by_name
+
+    def holder_by_name(self, namespace: str, name: str) -> str | None:
+        """Return the uid of the server that holds the port, '' if unbound, None if unknown."""
+        for entry in self._by_name.get((namespace, name), []):
+            return entry.holder
+        return None
 
     def mac_in_use(self, *, network: str, mac: str, by_other_than: str = "") -> str:
         """Return the name of a port other than ``by_other_than`` that has ``mac``, else ''."""

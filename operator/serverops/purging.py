@@ -56,7 +56,15 @@ async def purge(
     remaining = (reclaim_at - runtime.clock()).total_seconds()
     server_spec = dict(body.spec.get("server") or {})
     purging = status.get("taskState") == constants.TASK_DELETING
-    if server_spec.get("locked") and remaining > 0 and not purging:
+    override = deleting.approved_override(body, runtime) if server_spec.get("locked") else None
+    if override is not None and not purging:
+        message = (
+            f"Purge of DeletedServer {record}, whose server was locked, goes ahead: the "
+            f"administrator {override.user} approved it."
+        )
+        kopf.warn(body, reason=constants.REASON_LOCK_OVERRIDDEN, message=message)
+        logger.warning(message)
+    elif server_spec.get("locked") and remaining > 0 and not purging:
         reason = server_spec.get("lockedReason")
         message = (
             f"Purge of DeletedServer {record} is held because the server was locked"

@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from serverops import constants, intervals, kubeapi
+from serverops import approvals, constants, intervals, kubeapi
 from serverops.building import ref_of
 from serverops.compute import ServerRef
 from serverops.network import PortRecord
@@ -121,7 +121,7 @@ def _manifest(*, body: kopf.Body, name: str, ports: list[PortRecord]) -> dict[st
             "annotations": {
                 key: value
                 for key, value in body.metadata.annotations.items()
-                if key != constants.ANNOTATION_RETRY
+                if key not in (constants.ANNOTATION_RETRY, approvals.ANNOTATION)
             },
             "ports": [port.to_status() for port in ports],
         },

@@ -8,6 +8,7 @@ restart the operator start their own with the ``operator_factory`` fixture.
 
 import itertools
 import pathlib
+import re
 from collections.abc import Callable, Iterator
 
 import kubernetes
@@ -97,7 +98,7 @@ def operator_factory(
 
 @pytest.fixture
 def namespace(core: kubernetes.client.CoreV1Api, request: pytest.FixtureRequest) -> str:
-    name = f"e2e-{next(_namespaces)}-{request.node.name[:30].lower().replace('_', '-')}"
-    name = name.strip("-")[:63].rstrip("-")
+    readable = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())
+    name = f"e2e-{next(_namespaces)}-{readable}"[:50].strip("-")
     core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     return name
