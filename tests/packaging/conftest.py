@@ -114,12 +114,36 @@ def helm_output(
         "namespace": NAMESPACE,
         "seed": [EXISTING_SECRET, EXISTING_APPROVAL_KEY],
     }
+    # A reinstall after helm uninstall finds the CRDs that the keep policy left behind.
+    # The same release takes them over; another release may not.
+    for label, release in [("reinstall", RELEASE), ("reinstall-other-release", "other")]:
+        renders[label] = {
+            "chart": str(CHART),
+            "release": release,
+            "namespace": NAMESPACE,
+            "seed": kept_crds(),
+        }
     plan = {
         "lint": str(CHART),
         "renders": renders,
         "validations": {"kustomize": {"file": str(kustomized), "kube_versions": KUBE_VERSIONS}},
     }
     return run_helmtool(py312_python, plan, workdir)
+
+
+def kept_crds() -> list[dict[str, Any]]:
+    """Return the CRDs of crds/ as helm uninstall leaves them behind with the keep policy."""
+    crds = []
+    for path in sorted((ROOT / "crds").glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        crd["metadata"].setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
+        crd["metadata"]["annotations"] = {
+            "helm.sh/resource-policy": "keep",
+            "meta.helm.sh/release-name": RELEASE,
+            "meta.helm.sh/release-namespace": NAMESPACE,
+        }
+        crds.append(crd)
+    return crds
 
 
 EXISTING_SECRET = {

@@ -367,3 +367,11 @@ def test_approval_key_is_shared_and_kept(rendered: dict[str, list[dict[str, Any]
     assert mounts["approval-key"] == "/etc/serverops/approval"
     reused = find(rendered["existing-secret"], "Secret", "serverops-approval-key")
     assert reused["data"] == {"key": "QVBQUk9WQUwtS0VZLTAxMjM0NTY3ODk="}
+
+
+def test_reinstall_takes_over_kept_crds(helm_output: dict[str, Any]) -> None:
+    render = helm_output["renders"]["reinstall"]
+    assert "error" not in render, render.get("error")
+    other = helm_output["renders"]["reinstall-other-release"]
+    assert "invalid ownership metadata" in other["error"]
+    assert "CustomResourceDefinition" in other["error"]
