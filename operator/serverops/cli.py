@@ -15,7 +15,7 @@ from typing import Any
 import click
 import kopf
 
-from serverops import definitions, intervals, operating
+from serverops import constants, definitions, intervals, operating, uninstalling
 from serverops.config import ConfigurationError, OperatorConfig
 
 _LOG_FORMATS = {
@@ -116,6 +116,21 @@ def _operator_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 "Install the webhook configurations pointing at this process, with its CA "
                 "bundle. For local runs; in a cluster the chart installs them."
             ),
+        ),
+        click.option(
+            "--metrics-port",
+            type=int,
+            default=0,
+            show_default=True,
+            envvar="SERVEROPS_METRICS_PORT",
+            help="Serve Prometheus metrics at /metrics on this port; 0 serves none.",
+        ),
+        click.option(
+            "--metrics-address",
+            default="127.0.0.1",
+            show_default=True,
+            envvar="SERVEROPS_METRICS_ADDRESS",
+            help="The address the metrics endpoint listens on (0.0.0.0 in a pod).",
         ),
         click.option("-v", "--verbose", is_flag=True, help="Log at INFO level and above."),
         click.option("-d", "--debug", is_flag=True, help="Log at DEBUG level and above."),
@@ -219,6 +234,26 @@ def dev(port: int, kubeconfig: pathlib.Path, operator_args: tuple[str, ...]) -> 
     `serverops dev -- --local-boot-seconds 3 --verbose`.
     """
     asyncio.run(_serve_dev(port=port, kubeconfig=kubeconfig, operator_args=operator_args))
+
+
+@main.command(name="check-uninstall")
+def check_uninstall() -> None:
+    """Fail if any Server or DeletedServer still waits on the operator's finalizer.
+
+    Meant for a pre-delete hook: uninstalling the operator while objects wait on its
+    finalizer would leave them Terminating for good.
+    """
+    held = asyncio.run(uninstalling.held_objects())
+    if not held:
+        click.echo("No object waits on the serverops finalizer; uninstalling is safe.")
+        return
+    listing = "\n".join(f"  {entry}" for entry in held)
+    raise click.ClickException(
+        f"{len(held)} objects still wait on the serverops finalizer "
+        f"({constants.FINALIZER}):\n{listing}\n"
+        f"Delete them and let the operator finish (or wait for the deletions under way), "
+        f"then uninstall; removing the operator first leaves them Terminating."
+    )
 
 
 def _configure(options: dict[str, Any]) -> OperatorConfig:

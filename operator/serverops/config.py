@@ -54,6 +54,12 @@ class OperatorConfig:
     webhook_configure: bool = False
     """Whether the operator installs the webhook configurations itself (local runs)."""
 
+    metrics_port: int = 0
+    """The port of the Prometheus ``/metrics`` endpoint; 0 serves none."""
+
+    metrics_address: str = "127.0.0.1"
+    """The address the metrics endpoint listens on."""
+
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -62,10 +68,12 @@ class OperatorConfig:
             if value < 0:
                 flag = "--" + field.name.replace("_", "-")
                 raise ConfigurationError(f"Invalid {flag} {value!r}: expected a number, 0 or more.")
-        if not 0 <= self.webhook_port <= 65535:
-            raise ConfigurationError(
-                f"Invalid --webhook-port {self.webhook_port}: expected 0 (no webhook) to 65535."
-            )
+        for flag, port in (
+            ("--webhook-port", self.webhook_port),
+            ("--metrics-port", self.metrics_port),
+        ):
+            if not 0 <= port <= 65535:
+                raise ConfigurationError(f"Invalid {flag} {port}: expected 0 (off) to 65535.")
         if bool(self.webhook_cert_file) != bool(self.webhook_key_file):
             raise ConfigurationError(
                 "Invalid webhook TLS settings: give both --webhook-cert-file and "

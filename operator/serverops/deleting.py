@@ -16,7 +16,15 @@ from typing import Any
 
 import kopf
 
-from serverops import approvals, conditions, constants, intervals, softdeleting, storages
+from serverops import (
+    approvals,
+    conditions,
+    constants,
+    intervals,
+    metrics,
+    softdeleting,
+    storages,
+)
 from serverops.building import InvalidNetworkItem, ref_of, wanted_ports
 from serverops.compute import ServerRef
 from serverops.network import PortRecord
@@ -108,10 +116,12 @@ async def free(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> Non
     ports = await gather_ports(body=body, server=server, runtime=runtime)
     if task == constants.TASK_SOFT_DELETING:
         if await softdeleting.record(body=body, ports=ports, runtime=runtime, logger=logger):
+            observe_release(body, runtime=runtime, flow="soft", outcome="soft_deleted")
             return
 
     await runtime.compute.destroy(server)
     await free_ports(server=server, ports=ports, runtime=runtime)
+    observe_release(body, runtime=runtime, flow="hard", outcome="hard_deleted")
     created = sum(1 for port in ports if port.created)
     logger.info(
         f"Deleted server {server}: {created} created ports deleted, "
@@ -203,6 +213,7 @@ async def hold(
         status=True,
     )
     if newly_blocked:
+        metrics.DELETIONS.labels("held").inc()
         kopf.warn(body, reason=constants.CONDITION_DELETION_BLOCKED, message=message)
         logger.warning(message)
 
@@ -228,6 +239,15 @@ def _deleting_conditions(
         message="Nothing holds the deletion of this server.",
         generation=generation,
     )
+
+
+def observe_release(body: kopf.Body, *, runtime: Runtime, flow: str, outcome: str) -> None:
+    """Count a finished deletion, and how long it took since its deletionTimestamp."""
+    metrics.DELETIONS.labels(outcome).inc()
+    deleted_at = body.metadata.get("deletionTimestamp")
+    if deleted_at:
+        seconds = (runtime.clock() - softdeleting.parse_time(str(deleted_at))).total_seconds()
+        metrics.DELETION_SECONDS.labels(flow).observe(max(seconds, 0.0))
 
 
 def approved_override(body: kopf.Body, runtime: Runtime) -> approvals.Approval | None:

@@ -16,7 +16,7 @@ import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from serverops import constants
+from serverops import constants, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -189,10 +189,12 @@ class CustomObjects:
         try:
             result: Body = await method(*args, **kwargs)
         except ApiException as error:
+            metrics.API_ERRORS.labels(verb, self._plural, str(error.status or 0)).inc()
             raise _translate(
                 error, f"Failed to {verb} {self._plural} {namespace}/{name}"
             ) from error
         except (TimeoutError, aiohttp.ClientError) as error:
+            metrics.API_ERRORS.labels(verb, self._plural, "0").inc()
             message = f"Failed to {verb} {self._plural} {namespace}/{name}: {error!r}"
             raise APIError(message) from error
         return result

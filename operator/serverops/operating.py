@@ -72,6 +72,9 @@ async def run_operator(
     # Registering the handlers is a side effect of importing them.
     from serverops import handlers
 
+    if config.webhook_port:
+        from serverops import webhookhandlers  # noqa: F401
+
     tls = webhook_tls(config)
     memo = kopf.Memo()
     memo[handlers.CONFIG_KEY] = config

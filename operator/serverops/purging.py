@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from serverops import conditions, constants, deleting, kubeapi, softdeleting
+from serverops import conditions, constants, deleting, kubeapi, metrics, softdeleting
 from serverops.compute import ServerRef
 from serverops.network import PortRecord
 from serverops.runtime import Runtime
@@ -109,6 +109,7 @@ async def purge(
         if runtime.network.holder_of(server, port) in (None, "", server.uid)
     ]
     await deleting.free_ports(server=server, ports=ours, runtime=runtime)
+    deleting.observe_release(body, runtime=runtime, flow="purge", outcome="purged")
 
     created = sum(1 for port in ours if port.created)
     message = (
@@ -159,6 +160,7 @@ async def reclaim_when_due(
             continue
 
         late = (runtime.clock() - reclaim_at).total_seconds()
+        metrics.RECLAIM_DELAY_SECONDS.observe(max(late, 0.0))
         logger.info(f"Reclaiming DeletedServer {record}, {late:.1f}s after its reclaim time.")
         return
 

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import kopf
 
-from serverops import conditions, constants, kubeapi
+from serverops import conditions, constants, kubeapi, metrics
 from serverops.runtime import Runtime
 
 
@@ -101,6 +101,7 @@ async def finish(
         pass
 
     await forget_origin(server=server, runtime=runtime)
+    metrics.DELETIONS.labels("restored").inc()
     logger.info(message)
 
 

@@ -44,6 +44,14 @@ def wait_for(
     raise AssertionError(f"Timed out after {timeout}s waiting for {message}; last value {last!r}")
 
 
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -125,6 +133,12 @@ class OperatorProcess:
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         wait_for(self._is_live, timeout=timeout, message="the operator's liveness endpoint")
+        for argument in self.extra_args:
+            if argument.startswith("--webhook-port="):
+                port = int(argument.split("=", 1)[1])
+                wait_for(
+                    lambda: _accepts(port), timeout=timeout, message=f"the webhook on port {port}"
+                )
 
     def _is_live(self) -> bool:
         assert self.process is not None

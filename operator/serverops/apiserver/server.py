@@ -12,9 +12,11 @@ The server listens on loopback addresses only.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import logging
 import pathlib
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -26,6 +28,7 @@ from serverops.apiserver import (
     app,
     authentication,
     authorization,
+    certificates,
     clock,
     cluster,
     faults,
@@ -50,12 +53,16 @@ def kubeconfig(
     context: str = DEFAULT_CONTEXT,
     namespace: str = "default",
     token: str | None = None,
+    certificate_authority: bytes | None = None,
 ) -> dict[str, Any]:
-    """Build a kubeconfig for the plain-HTTP server, with a bearer token if given."""
+    """Build a kubeconfig with a bearer token and the server's certificate, if given."""
+    cluster: dict[str, Any] = {"server": url}
+    if certificate_authority is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(certificate_authority).decode()
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": context, "cluster": {"server": url}}],
+        "clusters": [{"name": context, "cluster": cluster}],
         "users": [{"name": context, "user": {"token": token} if token else {}}],
         "contexts": [
             {
@@ -74,6 +81,8 @@ class LocalAPIServer:
     Without ``tokens`` and ``token_file`` every request acts as ``system:admin`` in
     ``system:masters``. With them, requests need a known bearer token (401 otherwise),
     unless ``anonymous`` lets requests without a token act as ``system:anonymous``.
+    ``tls`` serves HTTPS with a fresh self-signed certificate; it defaults to on with
+    tokens, because kubectl sends tokens only over TLS.
     ``authorization="RBAC"`` evaluates the RBAC objects for every request; the default
     ``"AlwaysAllow"`` allows everything. ``service_endpoints`` maps the ``(namespace,
     name)`` or ``(namespace, name, port)`` of a webhook's service to a loopback
@@ -95,6 +104,7 @@ class LocalAPIServer:
         anonymous: bool = False,
         authorization: str = "AlwaysAllow",
         service_endpoints: reviews.ServiceEndpoints | None = None,
+        tls: bool | None = None,
     ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"the local API server listens on loopback only, not on {host!r}")
@@ -112,6 +122,9 @@ class LocalAPIServer:
             else None
         )
         self.authorization = authorization
+        use_tls = tls if tls is not None else self.authenticator is not None
+        # The serving certificate, valid for the loopback addresses; None for plain HTTP.
+        self.certificate = certificates.self_signed() if use_tls else None
         # Read on every webhook call, so entries may be added while the server runs.
         self.service_endpoints: dict[Any, str] = dict(service_endpoints or {})
         # "localhost" may resolve to both families, which would get different free ports.
@@ -135,7 +148,12 @@ class LocalAPIServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.certificate is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """An SSL context that trusts the server's certificate; None for plain HTTP."""
+        return self.certificate.client_context() if self.certificate is not None else None
 
     async def start(self) -> None:
         """Listen, start the controllers, and apply the CRDs until they are Established."""
@@ -162,7 +180,8 @@ class LocalAPIServer:
             shutdown_timeout=0.5,
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        context = self.certificate.server_context() if self.certificate is not None else None
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=context)
         await site.start()
         self.port = self._runner.addresses[0][1]
         self.application.server_address = f"{self.host}:{self.port}"
@@ -175,8 +194,11 @@ class LocalAPIServer:
             self.application.resources.stop_watches()
             self.faults.clear()
         if self._runner is not None:
+            web_server = self._runner.server
+            connections = list(web_server.connections) if web_server is not None else []
             await self._runner.cleanup()
             self._runner = None
+            await _wait_closed(connections)
         if self.dispatcher is not None:
             await self.dispatcher.close()
         if self.cluster is not None:
@@ -205,7 +227,14 @@ class LocalAPIServer:
         """
         chosen = token if token is not None else self.token_for(user)
         target = pathlib.Path(path)
-        document = kubeconfig(self.url, context=context, namespace=namespace, token=chosen)
+        authority = self.certificate.certificate_pem if self.certificate is not None else None
+        document = kubeconfig(
+            self.url,
+            context=context,
+            namespace=namespace,
+            token=chosen,
+            certificate_authority=authority,
+        )
         target.write_text(yaml.safe_dump(document))
         if user is None and token is None:
             self.kubeconfig_path = target
@@ -233,6 +262,19 @@ class LocalAPIServer:
         await self.stop()
 
 
+async def _wait_closed(connections: list[Any], timeout: float = 1.0) -> None:
+    """Wait until the connections are closed; a TLS one closes after its shutdown exchange.
+
+    Without the wait, a loop stopped right after the server keeps their sockets open.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            while any(connection.transport is not None for connection in connections):
+                await asyncio.sleep(0.001)
+    except TimeoutError:
+        logger.debug(f"Some connections were still closing {timeout}s after the server stopped.")
+
+
 class ThreadedAPIServer:
     """A :class:`LocalAPIServer` in a background thread, driven by blocking calls."""
 
@@ -255,6 +297,9 @@ class ThreadedAPIServer:
     @property
     def stats(self) -> stats.RequestStats:
         return self.server.stats
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        return self.server.client_ssl_context()
 
     @property
     def kubeconfig_path(self) -> pathlib.Path | None:
