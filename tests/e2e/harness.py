@@ -6,6 +6,7 @@ stopped when the test ends.
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -137,7 +138,9 @@ class OperatorProcess:
             if argument.startswith("--webhook-port="):
                 port = int(argument.split("=", 1)[1])
                 wait_for(
-                    lambda: _accepts(port), timeout=timeout, message=f"the webhook on port {port}"
+                    functools.partial(_accepts, port),
+                    timeout=timeout,
+                    message=f"the webhook on port {port}",
                 )
 
     def _is_live(self) -> bool:
