@@ -60,6 +60,13 @@ SINK_KINDS = [
         "validatingwebhookconfigurations",
         False,
     ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        False,
+    ),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False),
     ("coordination.k8s.io", "v1", "Lease", "leases", True),
     ("cert-manager.io", "v1", "Issuer", "issuers", True),

@@ -13,35 +13,35 @@ import pytest
 import yaml
 from cryptography import x509
 
+from serverops import webhooks
 from tests.packaging.conftest import CHART, NAMESPACE, VALUES_FILES, find
 
 # API groups whose kinds have no schema in kubernetes-validate. The tests below check
 # those kinds instead.
 UNSCHEMED_GROUPS = {"cert-manager.io", "monitoring.coreos.com"}
 
-WEBHOOKS = {
-    # name: (path, resource, operations, failurePolicy)
-    "server-writes.compute.serverops.io": (
-        "/validate-server",
-        "servers",
-        ["CREATE", "UPDATE"],
-        "Fail",
-    ),
-    "server-deletes.compute.serverops.io": ("/validate-server", "servers", ["DELETE"], "Ignore"),
-    "deletedserver-writes.compute.serverops.io": (
-        "/validate-deletedserver",
-        "deletedservers",
-        ["UPDATE"],
-        "Fail",
-    ),
-    "deletedserver-deletes.compute.serverops.io": (
-        "/validate-deletedserver",
-        "deletedservers",
-        ["DELETE"],
-        "Ignore",
-    ),
-    "port-writes.compute.serverops.io": ("/validate-port", "ports", ["CREATE", "UPDATE"], "Fail"),
-}
+WEBHOOK_KINDS = ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]
+
+
+def webhooks_of(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Return every webhook of both configurations by name, without its caBundle."""
+    result = {}
+    for kind in WEBHOOK_KINDS:
+        for webhook in find(objects, kind)["webhooks"]:
+            client_config = {k: v for k, v in webhook["clientConfig"].items() if k != "caBundle"}
+            result[webhook["name"]] = dict(webhook, clientConfig=client_config)
+    return result
+
+
+def operator_webhooks() -> dict[str, dict[str, Any]]:
+    """Return the webhooks as the operator's own builder makes them for the chart's Service."""
+    service = {"name": "serverops-webhook", "namespace": NAMESPACE, "port": 443}
+    configurations = webhooks.configurations(client_config={"service": service})
+    return {
+        webhook["name"]: webhook
+        for configuration in configurations
+        for webhook in configuration["webhooks"]
+    }
 
 
 def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -181,7 +181,7 @@ def test_admin_groups_and_reclaim_interval(rendered: dict[str, list[dict[str, An
 def test_namespaced_watch_limits_webhooks(rendered: dict[str, list[dict[str, Any]]]) -> None:
     objects = rendered["namespaced"]
     assert container(objects)["args"] == ["run", "--namespace", "team-a", "--namespace", "team-b"]
-    for webhook in find(objects, "ValidatingWebhookConfiguration")["webhooks"]:
+    for webhook in webhooks_of(objects).values():
         expression = webhook["namespaceSelector"]["matchExpressions"][0]
         assert expression["key"] == "kubernetes.io/metadata.name"
         assert expression["values"] == ["team-a", "team-b"]
@@ -192,41 +192,32 @@ def test_namespace_glob_keeps_webhooks_unscoped(
 ) -> None:
     objects = rendered["namespaced-glob"]
     assert container(objects)["args"] == ["run", "--namespace", "team-*"]
-    for webhook in find(objects, "ValidatingWebhookConfiguration")["webhooks"]:
+    for webhook in webhooks_of(objects).values():
         assert "namespaceSelector" not in webhook
 
 
 @pytest.mark.parametrize("label", ["defaults", "cert-manager"])
-def test_webhooks_split_failure_policy(
+def test_webhooks_match_operator_handlers(
     rendered: dict[str, list[dict[str, Any]]], label: str
 ) -> None:
+    """The webhooks are those that serverops.webhooks builds, one per kopf handler."""
     objects = rendered[label]
-    configuration = find(objects, "ValidatingWebhookConfiguration")
+    assert webhooks_of(objects) == operator_webhooks()
     service = find(objects, "Service", "serverops-webhook")
-    webhooks = {webhook["name"]: webhook for webhook in configuration["webhooks"]}
-    assert set(webhooks) == set(WEBHOOKS)
-    for name, (path, resource, operations, policy) in WEBHOOKS.items():
-        webhook = webhooks[name]
-        assert webhook["clientConfig"]["service"] == {
-            "name": "serverops-webhook",
-            "namespace": NAMESPACE,
-            "path": path,
-            "port": 443,
-        }
-        assert webhook["rules"] == [
-            {
-                "apiGroups": ["compute.serverops.io"],
-                "apiVersions": ["v1alpha1"],
-                "operations": operations,
-                "resources": [resource],
-                "scope": "Namespaced",
-            }
-        ]
-        assert webhook["failurePolicy"] == policy, name
-        assert webhook["timeoutSeconds"] == 5
-        assert webhook["sideEffects"] == "None"
-        assert webhook["admissionReviewVersions"] == ["v1"]
     assert service["spec"]["ports"] == [{"name": "webhook", "port": 443, "targetPort": "webhook"}]
+
+
+def test_webhooks_split_failure_policy(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for name, webhook in webhooks_of(rendered["defaults"]).items():
+        operations = webhook["rules"][0]["operations"]
+        if operations == ["DELETE"]:
+            assert webhook["failurePolicy"] == "Ignore", name
+            assert webhook["sideEffects"] == "NoneOnDryRun", name
+        else:
+            assert "DELETE" not in operations, name
+            assert webhook["failurePolicy"] == "Fail", name
+            assert webhook["sideEffects"] == "None", name
+        assert webhook["timeoutSeconds"] == 5, name
 
 
 def test_generated_certificate_is_signed_by_ca_bundle(
@@ -242,8 +233,9 @@ def test_generated_certificate_is_signed_by_ca_bundle(
         f"serverops-webhook.{NAMESPACE}.svc",
         f"serverops-webhook.{NAMESPACE}.svc.cluster.local",
     ]
-    for webhook in find(objects, "ValidatingWebhookConfiguration")["webhooks"]:
-        assert webhook["clientConfig"]["caBundle"] == secret["data"]["ca.crt"]
+    for kind in WEBHOOK_KINDS:
+        for webhook in find(objects, kind)["webhooks"]:
+            assert webhook["clientConfig"]["caBundle"] == secret["data"]["ca.crt"]
     volumes = find(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
     assert {"secretName": "serverops-webhook-tls"} in [v.get("secret") for v in volumes]
 
@@ -252,8 +244,9 @@ def test_upgrade_reuses_existing_certificate(rendered: dict[str, list[dict[str, 
     objects = rendered["existing-secret"]
     secret = find(objects, "Secret", "serverops-webhook-tls")
     assert secret["data"] == {"ca.crt": "Q0EtQlVORExF", "tls.crt": "Q0VSVA==", "tls.key": "S0VZ"}
-    for webhook in find(objects, "ValidatingWebhookConfiguration")["webhooks"]:
-        assert webhook["clientConfig"]["caBundle"] == "Q0EtQlVORExF"
+    for kind in WEBHOOK_KINDS:
+        for webhook in find(objects, kind)["webhooks"]:
+            assert webhook["clientConfig"]["caBundle"] == "Q0EtQlVORExF"
 
 
 def test_cert_manager_injects_ca(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -271,11 +264,12 @@ def test_cert_manager_injects_ca(rendered: dict[str, list[dict[str, Any]]]) -> N
         f"serverops-webhook.{NAMESPACE}.svc",
         f"serverops-webhook.{NAMESPACE}.svc.cluster.local",
     ]
-    configuration = find(objects, "ValidatingWebhookConfiguration")
-    annotation = configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
-    assert annotation == f"{NAMESPACE}/{certificate['metadata']['name']}"
-    for webhook in configuration["webhooks"]:
-        assert "caBundle" not in webhook["clientConfig"]
+    for kind in WEBHOOK_KINDS:
+        configuration = find(objects, kind)
+        annotation = configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+        assert annotation == f"{NAMESPACE}/{certificate['metadata']['name']}"
+        for webhook in configuration["webhooks"]:
+            assert "caBundle" not in webhook["clientConfig"]
     monitor = find(objects, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"

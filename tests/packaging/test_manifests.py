@@ -8,7 +8,12 @@ from typing import Any
 import yaml
 
 from tests.packaging.conftest import KUBE_VERSIONS, NAMESPACE, ROOT, find
-from tests.packaging.test_chart import UNSCHEMED_GROUPS, WEBHOOKS
+from tests.packaging.test_chart import (
+    UNSCHEMED_GROUPS,
+    WEBHOOK_KINDS,
+    operator_webhooks,
+    webhooks_of,
+)
 
 CLUSTER_SCOPED = {
     "Namespace",
@@ -16,6 +21,7 @@ CLUSTER_SCOPED = {
     "ClusterRole",
     "ClusterRoleBinding",
     "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
 }
 
 
@@ -64,22 +70,14 @@ def test_base_crds_are_the_crds_folder(kustomize_objects: list[dict[str, Any]]) 
 def test_base_webhooks_match_chart(
     kustomize_objects: list[dict[str, Any]], rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    def comparable(objects: list[dict[str, Any]]) -> dict[str, Any]:
-        webhooks = find(objects, "ValidatingWebhookConfiguration")["webhooks"]
-        result = {}
-        for webhook in webhooks:
-            webhook = dict(webhook, clientConfig=dict(webhook["clientConfig"]))
-            webhook["clientConfig"].pop("caBundle", None)
-            result[webhook["name"]] = webhook
-        return result
-
-    assert set(comparable(kustomize_objects)) == set(WEBHOOKS)
-    assert comparable(kustomize_objects) == comparable(rendered["cert-manager"])
-    configuration = find(kustomize_objects, "ValidatingWebhookConfiguration")
+    assert webhooks_of(kustomize_objects) == operator_webhooks()
+    assert webhooks_of(kustomize_objects) == webhooks_of(rendered["cert-manager"])
     certificate = find(kustomize_objects, "Certificate")
-    assert configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == (
-        f"{NAMESPACE}/{certificate['metadata']['name']}"
-    )
+    for kind in WEBHOOK_KINDS:
+        configuration = find(kustomize_objects, kind)
+        assert configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == (
+            f"{NAMESPACE}/{certificate['metadata']['name']}"
+        )
 
 
 def test_base_deployment_matches_chart(
