@@ -152,7 +152,7 @@ EXISTING_SECRET = {
     "metadata": {
         "name": "serverops-webhook-tls",
         "namespace": NAMESPACE,
-        # The ownership marks of a Secret that an earlier install of this release made.
+        # The ownership labels and annotations of a Secret from an earlier install.
         "labels": {"app.kubernetes.io/managed-by": "Helm"},
         "annotations": {
             "meta.helm.sh/release-name": RELEASE,

@@ -1,7 +1,8 @@
-"""The operator interface that the chart and the Kustomize base rely on: every
-SERVEROPS_* variable they set must be read by an option of `serverops run`, the uninstall
-hook needs `serverops check-uninstall`, and the values schema must accept the reclaim
-intervals that the operator accepts.
+"""The operator interface that the chart and the Kustomize base rely on.
+
+Every SERVEROPS_* variable they set must be read by an option of `serverops run`. The
+uninstall hook needs `serverops check-uninstall`. The values schema must accept exactly
+the reclaim intervals that the operator accepts.
 
 Some of these options are still being added to the operator. Until one is there, its
 case skips and names the missing variable or command.
@@ -90,7 +91,8 @@ def test_check_uninstall_command_exists() -> None:
     ],
 )
 def test_schema_interval_matches_operator(text: str) -> None:
-    """The chart's values.schema.json accepts a reclaim interval iff the operator does."""
+    """The chart's values.schema.json accepts a reclaim interval if and only if the
+    operator does."""
     schema = json.loads((CHART / "values.schema.json").read_text())
     field = schema["properties"]["operator"]["properties"]["reclaimInterval"]
     accepted_by_schema = len(text) >= field["minLength"] and bool(re.search(field["pattern"], text))
