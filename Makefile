@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint clean
+.PHONY: dev test lint clean packaging-env
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,17 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-## Check formatting, lint and types.
+## Check formatting, lint and types, the scripts and the Dockerfile.
 lint: $(STAMP)
 	$(BIN)/ruff format --check operator tests
 	$(BIN)/ruff check operator tests
 	$(BIN)/mypy
+	$(BIN)/shellcheck scripts/*.sh
+	$(BIN)/hadolint Dockerfile
+
+## Create the Python 3.12 environment of tests/packaging (helm-sdkpy, kubernetes-validate).
+packaging-env: $(STAMP)
+	$(BIN)/python tests/packaging/py312.py
 
 clean:
-	rm -rf $(VENV) .dev .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv312 .dev .pytest_cache .mypy_cache .ruff_cache

@@ -24,9 +24,7 @@ def test_accepted_forms(text: str, seconds: int) -> None:
     assert intervals.parse(text, source="test") == datetime.timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize(
-    "text", ["-5", "abc", "", "1.5h", "5x", "h", "30m1h", "1 h", "-1m", "1e3"]
-)
+@pytest.mark.parametrize("text", ["-5", "abc", "", "1.5h", "5x", "h", "30m1h", "1 h", "-1m", "1e3"])
 def test_invalid_forms_name_value_and_forms(text: str) -> None:
     with pytest.raises(intervals.InvalidInterval) as caught:
         intervals.parse(text, source="annotation x")
