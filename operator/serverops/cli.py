@@ -15,7 +15,7 @@ from typing import Any
 import click
 import kopf
 
-from serverops import constants, definitions, intervals, operating, uninstalling
+from serverops import constants, definitions, intervals, leadership, operating, uninstalling
 from serverops.config import ConfigurationError, OperatorConfig
 
 _LOG_FORMATS = {
@@ -172,7 +172,36 @@ def main() -> None:
 )
 @click.option("--peering", "peering_name", default=None, help="The kopf peering object to use.")
 @click.option("--priority", type=int, default=0, show_default=True, help="The peering priority.")
-@click.option("--liveness", "liveness_endpoint", default=None, help="Serve liveness at this URL.")
+@click.option(
+    "--liveness",
+    "liveness_endpoint",
+    default=None,
+    envvar="SERVEROPS_LIVENESS",
+    help="Serve liveness at this URL (such as http://0.0.0.0:8081/healthz) and readiness at "
+    "/readyz on the same port.",
+)
+@click.option(
+    "--leader-election-lease",
+    default="",
+    envvar="SERVEROPS_LEADER_ELECTION_LEASE",
+    help="Lead through this coordination.k8s.io Lease, so that one replica of several acts; "
+    "empty runs without election.",
+)
+@click.option(
+    "--leader-election-namespace",
+    default="default",
+    show_default=True,
+    envvar="SERVEROPS_LEADER_ELECTION_NAMESPACE",
+    help="The namespace of the leader election Lease.",
+)
+@click.option(
+    "--leader-election-duration",
+    type=float,
+    default=15.0,
+    show_default=True,
+    envvar="SERVEROPS_LEADER_ELECTION_DURATION",
+    help="Seconds a Lease stays valid without renewal; the leader renews at a third of it.",
+)
 @_operator_options
 def run(
     namespaces: tuple[str, ...],
@@ -181,12 +210,30 @@ def run(
     peering_name: str | None,
     priority: int,
     liveness_endpoint: str | None,
+    leader_election_lease: str,
+    leader_election_namespace: str,
+    leader_election_duration: float,
     **options: Any,
 ) -> None:
     """Run the operator against the cluster of the current kubeconfig."""
     if not namespaces and not all_namespaces:
         raise click.UsageError("Pass --all-namespaces (-A) or at least one --namespace (-n).")
+    if leader_election_duration < 1:
+        raise click.BadParameter(
+            f"{leader_election_duration:g} is below 1 second.",
+            param_hint="--leader-election-duration",
+        )
     config = _configure(options)
+    lease = None
+    if leader_election_lease:
+        lease = leadership.LeaseSettings(
+            name=leader_election_lease,
+            namespace=leader_election_namespace,
+            duration=leader_election_duration,
+            renew_every=leader_election_duration / 3,
+            renew_deadline=leader_election_duration * 2 / 3,
+            retry_every=min(2.0, leader_election_duration / 3),
+        )
     asyncio.run(
         operating.run_operator(
             config=config,
@@ -196,6 +243,7 @@ def run(
             peering_name=peering_name,
             priority=priority,
             liveness_endpoint=liveness_endpoint,
+            lease=lease,
         )
     )
 

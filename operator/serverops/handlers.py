@@ -4,6 +4,7 @@ that does the work (:mod:`building`, :mod:`deleting`, :mod:`portstatus`).
 Importing this module registers the handlers with kopf's default registry.
 """
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +35,7 @@ DELETED_SERVERS = (constants.GROUP, constants.VERSION, constants.DELETED_SERVERS
 
 CONFIG_KEY = "serverops_config"
 TLS_KEY = "serverops_webhook_tls"
+READY_KEY = "serverops_ready"
 
 
 @kopf.on.startup()
@@ -88,6 +90,10 @@ async def start(
         host = config.webhook_host or config.webhook_address
         url = f"https://{host}:{config.webhook_port}"
         await webhooks.install(api_client, url=url, ca_pem=tls.ca_pem)
+
+    ready: asyncio.Event | None = memo.get(READY_KEY)
+    if ready is not None:
+        ready.set()
 
 
 @kopf.on.cleanup()

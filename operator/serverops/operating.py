@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 import kopf
 
-from serverops import constants, webhooks
+from serverops import constants, kubeapi, leadership, probing, webhooks
 from serverops.config import OperatorConfig
 from serverops.storages import MemoryDiffBaseStorage, MemoryProgressStorage
 
@@ -40,6 +40,9 @@ def build_settings(
     settings.posting.reporting_component = "serverops"
     settings.posting.reporting_instance = socket.gethostname()
     settings.posting.event_name_prefix = "serverops-"
+
+    # A pod gets 60 s to stop by default; leave kopf time to finish within it.
+    settings.process.ultimate_exiting_timeout = 50.0
     return settings
 
 
@@ -66,28 +69,66 @@ async def run_operator(
     peering_name: str | None,
     priority: int,
     liveness_endpoint: str | None,
+    lease: leadership.LeaseSettings | None = None,
     stop_flag: asyncio.Event | None = None,
 ) -> None:
-    """Run the operator until it is stopped by a signal or ``stop_flag``."""
+    """Run the operator until it is stopped by a signal or ``stop_flag``.
+
+    With ``lease``, the process first waits until it leads, then runs kopf; if it loses
+    the Lease, it stops and exits with an error, so that its pod restarts as a standby.
+    """
     # Registering the handlers is a side effect of importing them.
     from serverops import handlers
 
     if config.webhook_port:
         from serverops import webhookhandlers  # noqa: F401
 
+    probes = probing.Probes()
+    if liveness_endpoint:
+        await probes.start(liveness_endpoint)
+
+    lost = asyncio.Event()
+    keeper: asyncio.Task[None] | None = None
+    if lease is not None:
+        elector = leadership.Elector(await kubeapi.connect(), lease)
+        await elector.acquire()
+        keeper = asyncio.create_task(elector.keep(lost))
+
     tls = webhook_tls(config)
     memo = kopf.Memo()
     memo[handlers.CONFIG_KEY] = config
     memo[handlers.TLS_KEY] = tls
-    await kopf.operator(
-        lifecycle=kopf.lifecycles.one_by_one,
-        settings=build_settings(config, tls=tls),
-        clusterwide=clusterwide,
-        namespaces=namespaces,
-        standalone=standalone,
-        peering_name=peering_name,
-        priority=priority,
-        liveness_endpoint=liveness_endpoint,
-        stop_flag=stop_flag,
-        memo=memo,
-    )
+    memo[handlers.READY_KEY] = probes.ready
+    try:
+        await kopf.operator(
+            lifecycle=kopf.lifecycles.one_by_one,
+            settings=build_settings(config, tls=tls),
+            clusterwide=clusterwide,
+            namespaces=namespaces,
+            standalone=standalone or lease is not None,
+            peering_name=peering_name,
+            priority=priority,
+            stop_flag=_either(stop_flag, lost),
+            memo=memo,
+        )
+    finally:
+        if keeper is not None:
+            keeper.cancel()
+        await probes.stop()
+    if lost.is_set():
+        raise SystemExit("Lost the leader election Lease; exiting so that the pod restarts.")
+
+
+def _either(first: asyncio.Event | None, second: asyncio.Event) -> asyncio.Event:
+    """Return an event that is set when either one is set."""
+    if first is None:
+        return second
+    both = asyncio.Event()
+
+    async def relay(source: asyncio.Event) -> None:
+        await source.wait()
+        both.set()
+
+    for source in (first, second):
+        asyncio.get_running_loop().create_task(relay(source))
+    return both

@@ -111,16 +111,25 @@ class OperatorProcess:
     """One ``serverops run`` subprocess, with its log in a file."""
 
     def __init__(
-        self, *, kubeconfig: pathlib.Path, log_path: pathlib.Path, extra_args: tuple[str, ...] = ()
+        self,
+        *,
+        kubeconfig: pathlib.Path,
+        log_path: pathlib.Path,
+        extra_args: tuple[str, ...] = (),
+        identity: str = "",
     ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.extra_args = extra_args
+        self.identity = identity
         self.liveness_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, timeout: float = 20.0) -> None:
+    def start(self, *, timeout: float = 20.0, wait_ready: bool = True) -> None:
+        """Start the process; by default wait until it handles objects (``/readyz``)."""
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
+        if self.identity:
+            env["POD_ID"] = self.identity
         command = [
             SERVEROPS,
             "run",
@@ -133,7 +142,10 @@ class OperatorProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
-        wait_for(self._is_live, timeout=timeout, message="the operator's liveness endpoint")
+        if not wait_ready:
+            wait_for(self.is_alive, timeout=timeout, message="the operator's liveness endpoint")
+            return
+        wait_for(self.is_ready, timeout=timeout, message="the operator's readiness endpoint")
         for argument in self.extra_args:
             if argument.startswith("--webhook-port="):
                 port = int(argument.split("=", 1)[1])
@@ -143,7 +155,13 @@ class OperatorProcess:
                     message=f"the webhook on port {port}",
                 )
 
-    def _is_live(self) -> bool:
+    def is_alive(self) -> bool:
+        return self._probe("/healthz")
+
+    def is_ready(self) -> bool:
+        return self._probe("/readyz")
+
+    def _probe(self, path: str) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(
@@ -151,7 +169,7 @@ class OperatorProcess:
             )
         try:
             with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=1
+                f"http://127.0.0.1:{self.liveness_port}{path}", timeout=1
             ) as answer:
                 return bool(answer.status == 200)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
