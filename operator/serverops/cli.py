@@ -14,9 +14,12 @@ from typing import Any
 
 import click
 import kopf
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from serverops import constants, definitions, intervals, leadership, operating, uninstalling
 from serverops.config import ConfigurationError, OperatorConfig
+
+_MAX_LISTED = 50
 
 _LOG_FORMATS = {
     "plain": kopf.LogFormat.PLAIN,
@@ -291,11 +294,20 @@ def check_uninstall() -> None:
     Meant for a pre-delete hook: uninstalling the operator while objects wait on its
     finalizer would leave them Terminating for good.
     """
-    held = asyncio.run(uninstalling.held_objects())
+    try:
+        held = asyncio.run(uninstalling.held_objects())
+    except (ApiException, OSError) as error:
+        click.echo(f"Failed to list the objects that wait on the finalizer: {error}", err=True)
+        raise SystemExit(2) from error
     if not held:
         click.echo("No object waits on the serverops finalizer; uninstalling is safe.")
         return
-    listing = "\n".join(f"  {entry}" for entry in held)
+
+    # Kubernetes keeps only the tail of a failed Job's log as its message, so be brief.
+    shown = held[:_MAX_LISTED]
+    listing = "\n".join(f"  {entry}" for entry in shown)
+    if len(held) > len(shown):
+        listing += f"\n  ... and {len(held) - len(shown)} more"
     raise click.ClickException(
         f"{len(held)} objects still wait on the serverops finalizer "
         f"({constants.FINALIZER}):\n{listing}\n"

@@ -32,7 +32,10 @@ async def held_objects() -> list[str]:
             for item in listed.get("items", []):
                 metadata = item.get("metadata", {})
                 if constants.FINALIZER in (metadata.get("finalizers") or []):
-                    found.append(f"{kind} {metadata.get('namespace')}/{metadata.get('name')}")
+                    state = " (Terminating)" if metadata.get("deletionTimestamp") else ""
+                    found.append(
+                        f"{kind} {metadata.get('namespace')}/{metadata.get('name')}{state}"
+                    )
         return sorted(found)
     finally:
         await api_client.close()
