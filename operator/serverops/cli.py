@@ -8,6 +8,8 @@
 import asyncio
 import os
 import pathlib
+import secrets
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -367,20 +369,34 @@ async def _serve_dev(
 ) -> None:
     from serverops.apiserver import LocalAPIServer
 
-    server = LocalAPIServer(host="127.0.0.1", port=port, crd_paths=definitions.crd_paths())
+    # Two users, so that the 409 for a locked server can be seen: an administrator (the
+    # operator runs as one too) and a developer, who is not one.
+    admin_token, developer_token = secrets.token_hex(16), secrets.token_hex(16)
+    server = LocalAPIServer(
+        host="127.0.0.1",
+        port=port,
+        crd_paths=definitions.crd_paths(),
+        tokens={
+            admin_token: ("admin", ["system:masters"]),
+            developer_token: ("developer", ["developers"]),
+        },
+    )
     await server.start()
     operator: asyncio.subprocess.Process | None = None
     try:
         kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-        server.write_kubeconfig(kubeconfig)
-        path = kubeconfig.resolve()
+        admin = server.write_kubeconfig(kubeconfig, token=admin_token).resolve()
+        developer_path = kubeconfig.with_name(kubeconfig.name + "-developer")
+        developer = server.write_kubeconfig(developer_path, token=developer_token).resolve()
         click.echo(
             f"The local API server listens on {server.url}; the operator runs against it.\n"
             f"In another terminal:\n"
-            f"  export KUBECONFIG={path}\n"
+            f"  export KUBECONFIG={admin}\n"
             f"  kubectl apply -f examples/\n"
             f"  kubectl get servers,ports\n"
             f"  kubectl delete server web-1\n"
+            f"As a user who is not an administrator, deleting the locked db-1 gets 409:\n"
+            f"  kubectl --kubeconfig {developer} delete server db-1\n"
             f"Press Ctrl+C to stop both."
         )
         operator = await asyncio.create_subprocess_exec(
@@ -390,8 +406,10 @@ async def _serve_dev(
             "run",
             "--all-namespaces",
             "--standalone",
+            f"--webhook-port={_free_port()}",
+            "--webhook-configure",
             *operator_args,
-            env=dict(os.environ, KUBECONFIG=str(path)),
+            env=dict(os.environ, KUBECONFIG=str(admin)),
         )
         code = await operator.wait()
         raise click.ClickException(f"The operator exited with code {code}; see its log above.")
@@ -400,3 +418,9 @@ async def _serve_dev(
             operator.terminate()
             await operator.wait()
         await server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
