@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import (
+    KUBECTL,
     SERVEROPS,
     Kubectl,
     OperatorProcess,
@@ -131,3 +132,37 @@ def test_cli_rejects_bad_settings(args: list[str], text: str) -> None:
 
     assert result.returncode == 2
     assert text in result.stderr
+
+
+def test_kubectl_server_plugin(
+    operator: OperatorProcess, kubeconfig: Any, kubectl: Kubectl, objects: Objects, namespace: str
+) -> None:
+    make_web(objects, annotations={"compute.serverops.io/reclaim-interval": "1h"})
+    bin_dir = pathlib.Path(SERVEROPS).parent
+    env = {"KUBECONFIG": str(kubeconfig), "PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": "/tmp"}
+
+    def plugin(*args: str) -> str:
+        result = subprocess.run(
+            [KUBECTL, "server", *args, "-n", namespace],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    plugin("lock", "web-1", "--reason", "month end")
+    assert "Locked:  yes (month end)" in plugin("status", "web-1")
+    plugin("unlock", "web-1")
+    assert "Locked:  no" in plugin("status", "web-1")
+
+    kubectl.run("delete", "server", "web-1", "-n", namespace)
+    assert "is SOFT_DELETED as DeletedServer web-1-" in plugin("status", "web-1")
+    plugin("restore", "web-1")
+    objects.wait_status("web-1", "ACTIVE")
+
+    kubectl.run("delete", "server", "web-1", "-n", namespace)
+    record = objects.wait_deleted_server()
+    plugin("force-delete", "web-1")
+    objects.wait_gone("deletedservers", record["metadata"]["name"])
