@@ -12,9 +12,9 @@ tokens are on) and stop when the test ends. ``kubectl`` runs the real kubectl ag
 server with a private cache directory, so that no test reads discovery cached from
 another test's server.
 
-For admission webhooks, :func:`make_certificate` writes a self-signed certificate with
-the ``cryptography`` package, and :class:`WebhookServer` serves AdmissionReviews over
-HTTPS on 127.0.0.1 with a function of the test.
+For admission webhooks, :func:`make_certificate` writes a self-signed certificate, and
+:class:`WebhookServer` serves AdmissionReviews over HTTPS on 127.0.0.1 with a function
+of the test.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import datetime
-import ipaddress
 import os
 import pathlib
 import ssl
@@ -34,12 +32,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from serverops.apiserver import LocalAPIServer, ThreadedAPIServer
+from serverops.apiserver import LocalAPIServer, ThreadedAPIServer, certificates
 
 KUBECTL = os.environ.get("KUBECTL", "/usr/bin/kubectl")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -139,44 +133,10 @@ def make_certificate(
     names: Sequence[str] = ("127.0.0.1", "localhost"),
     prefix: str = "webhook",
 ) -> Certificate:
-    """Write a self-signed certificate valid for the given IP addresses and DNS names.
-
-    kopf's own generator (certbuilder with oscrypto) fails with OpenSSL 3, hence the
-    ``cryptography`` package.
-    """
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    alternatives: list[x509.GeneralName] = []
-    for name in names:
-        try:
-            alternatives.append(x509.IPAddress(ipaddress.ip_address(name)))
-        except ValueError:
-            alternatives.append(x509.DNSName(name))
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = certificate.public_bytes(serialization.Encoding.PEM)
-    cert_path = directory / f"{prefix}.crt"
-    key_path = directory / f"{prefix}.key"
-    cert_path.write_bytes(pem)
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Certificate(cert_path, key_path, pem)
+    """Write a self-signed certificate valid for the given IP addresses and DNS names."""
+    pair = certificates.self_signed(names)
+    cert_path, key_path = pair.write(directory, prefix)
+    return Certificate(cert_path, key_path, pair.certificate_pem)
 
 
 Review = dict[str, Any]

@@ -94,5 +94,6 @@ def _encode(body: Any) -> bytes | None:
 
 @pytest.fixture
 async def api(local_apiserver: LocalAPIServer) -> AsyncIterator[API]:
-    async with aiohttp.ClientSession(base_url=local_apiserver.url) as session:
+    connector = aiohttp.TCPConnector(ssl=local_apiserver.client_ssl_context() or True)
+    async with aiohttp.ClientSession(base_url=local_apiserver.url, connector=connector) as session:
         yield API(session, local_apiserver)

@@ -76,7 +76,8 @@ async def test_token_users_get_authenticated_group(api: API) -> None:
 async def test_anonymous_requests_when_enabled(tmp_path: pathlib.Path) -> None:
     server = LocalAPIServer(tokens={"t": "someone"}, anonymous=True, authorization="RBAC")
     async with server:
-        async with aiohttp.ClientSession(base_url=server.url) as session:
+        connector = aiohttp.TCPConnector(ssl=server.client_ssl_context() or True)
+        async with aiohttp.ClientSession(base_url=server.url, connector=connector) as session:
             async with session.get("/version") as response:
                 assert response.status == 200  # system:public-info-viewer
             async with session.get("/api") as response:

@@ -196,9 +196,14 @@ class LocalAPIServer:
         if self._runner is not None:
             web_server = self._runner.server
             connections = list(web_server.connections) if web_server is not None else []
+            transports = [c.transport for c in connections if c.transport is not None]
             await self._runner.cleanup()
             self._runner = None
-            await _wait_closed(connections)
+            # A closed TLS connection waits for the client's close_notify (for up to 30s)
+            # before its socket closes; abort them, so that no socket outlives the loop.
+            for transport in transports:
+                transport.abort()
+            await asyncio.sleep(0)  # let the aborts' callbacks run
         if self.dispatcher is not None:
             await self.dispatcher.close()
         if self.cluster is not None:
@@ -260,19 +265,6 @@ class LocalAPIServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
-
-
-async def _wait_closed(connections: list[Any], timeout: float = 1.0) -> None:
-    """Wait until the connections are closed; a TLS one closes after its shutdown exchange.
-
-    Without the wait, a loop stopped right after the server keeps their sockets open.
-    """
-    try:
-        async with asyncio.timeout(timeout):
-            while any(connection.transport is not None for connection in connections):
-                await asyncio.sleep(0.001)
-    except TimeoutError:
-        logger.debug(f"Some connections were still closing {timeout}s after the server stopped.")
 
 
 class ThreadedAPIServer:
