@@ -191,3 +191,70 @@ def test_namespaces_and_events(kubectl: Kubectl) -> None:
     kubectl("delete", "namespace", "team-a", "--timeout=20s")
     assert kubectl("get", "namespace", "team-a", check=False).returncode != 0
     assert "No resources found" in kubectl("get", "events", "-A").stderr
+
+
+CHART_OBJECTS = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: serverops}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {interval: "30"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: webhook}
+spec:
+  selector: {app: serverops}
+  ports: [{name: https, port: 443, targetPort: 9443}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: serverops}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: serverops}}
+  template:
+    metadata: {labels: {app: serverops}}
+    spec:
+      serviceAccountName: serverops
+      containers:
+      - {name: operator, image: "serverops:dev", ports: [{containerPort: 9443}]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: serverops}
+rules:
+- apiGroups: [compute.serverops.io]
+  resources: [servers, servers/status]
+  verbs: [get, list, watch, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: serverops}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: serverops}
+subjects: [{kind: ServiceAccount, name: serverops, namespace: default}]
+"""
+
+
+def test_apply_chart_kinds(kubectl: Kubectl, tmp_path: pathlib.Path) -> None:
+    manifest = tmp_path / "chart.yaml"
+    manifest.write_text(CHART_OBJECTS)
+    created = kubectl("apply", "-f", str(manifest))
+    assert created.stderr == ""
+    assert "deployment.apps/serverops created" in created.stdout
+    assert "clusterrolebinding.rbac.authorization.k8s.io/serverops created" in created.stdout
+
+    again = kubectl("apply", "-f", str(manifest))
+    assert again.stderr == ""
+    assert [line.rsplit(" ", 1)[1] for line in again.stdout.splitlines()] == ["unchanged"] * 6
+
+    manifest.write_text(CHART_OBJECTS.replace("replicas: 2", "replicas: 3"))
+    changed = kubectl("apply", "-f", str(manifest))
+    assert "deployment.apps/serverops configured" in changed.stdout
+    rows = _rows(kubectl("get", "deployments,services").stdout)
+    assert rows[0] == ["NAME", "REPLICAS", "AGE"]
+    assert rows[1][:2] == ["deployment.apps/serverops", "3"]
+    assert rows[3][:3] == ["NAME", "TYPE", "CLUSTER-IP"]
