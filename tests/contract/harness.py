@@ -43,8 +43,17 @@ class Response:
 class ContractClient:
     """Raw HTTP requests to one cluster, described by a kubeconfig."""
 
-    def __init__(self, kubeconfig: pathlib.Path) -> None:
+    def __init__(self, kubeconfig: pathlib.Path, *, token: str | None = None) -> None:
         self.api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+        if token is not None:
+            # Only this token: no client certificate or other credentials of the kubeconfig.
+            configuration = self.api.configuration
+            configuration.cert_file = None
+            configuration.key_file = None
+            configuration.api_key = {"BearerToken": f"Bearer {token}"}
+            configuration.refresh_api_key_hook = None  # it would restore the kubeconfig's token
+            self.api.close()
+            self.api = kubernetes.client.ApiClient(configuration)
 
     def close(self) -> None:
         self.api.close()
@@ -57,8 +66,9 @@ class ContractClient:
         *,
         content_type: str | None = None,
         accept: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> Response:
-        headers = {"Accept": accept}
+        headers = {"Accept": accept, **(headers or {})}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         raw = self._call(method, path, headers, body, timeout=30)
