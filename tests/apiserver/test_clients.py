@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import textwrap
 import threading
@@ -13,6 +14,7 @@ import kubernetes_asyncio
 import pytest
 
 from serverops.apiserver import LocalAPIServer, ThreadedAPIServer
+from tests.kube import make_certificate
 
 GROUP, VERSION, PLURAL = "golden.example.com", "v1", "widgets"
 
@@ -156,3 +158,65 @@ def _wait(read, ready, timeout: float = 30.0):  # type: ignore[no-untyped-def]
 
 
 __all__ = ["threading"]
+
+
+VALIDATING_OPERATOR = textwrap.dedent(
+    """
+    import kopf
+
+    @kopf.on.login()
+    def login(**kwargs):
+        return kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.startup()
+    def configure(settings, **_):
+        settings.posting.level = 100
+        settings.admission.server = kopf.WebhookServer(
+            addr="127.0.0.1", port=None, certfile=CERTFILE, pkeyfile=KEYFILE, cafile=CERTFILE
+        )
+        settings.admission.managed = "widgets.golden.example.com"
+
+    @kopf.on.validate("golden.example.com", "v1", "widgets", operations={"DELETE"})
+    def keep_locked(old, userinfo, **_):
+        if old["metadata"].get("labels", {}).get("locked") == "true":
+            message = f"widget is locked; {userinfo['username']} cannot delete it"
+            raise kopf.AdmissionError(message, code=409)
+    """
+)
+
+
+def test_kopf_validating_webhook_denies_delete(
+    threaded_apiserver: ThreadedAPIServer, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(threaded_apiserver.kubeconfig_path))
+    certificate = make_certificate(tmp_path)
+    script = tmp_path / "operator.py"
+    script.write_text(
+        f"CERTFILE = {str(certificate.cert_path)!r}\nKEYFILE = {str(certificate.key_path)!r}\n"
+        + VALIDATING_OPERATOR
+    )
+    api_client = kubernetes.config.new_client_from_config(str(threaded_apiserver.kubeconfig_path))
+    custom = kubernetes.client.CustomObjectsApi(api_client)
+    admission = kubernetes.client.AdmissionregistrationV1Api(api_client)
+    locked = {**widget("locked"), "metadata": {"name": "locked", "labels": {"locked": "true"}}}
+    args = ["run", "--standalone", "--all-namespaces", str(script)]
+    with kopf.testing.KopfRunner(args, timeout=60) as runner, api_client:
+        custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, locked)
+        custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("free"))
+        # kopf creates the configuration once its webhook server listens.
+        configuration = _wait(
+            lambda: admission.list_validating_webhook_configuration().items,
+            lambda items: any(item.webhooks for item in items),
+        )[0]
+        with pytest.raises(kubernetes.client.ApiException) as raised:
+            custom.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "locked")
+        custom.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "free")
+    assert runner.exception is None, runner.output
+    assert raised.value.status == 409
+    message = json.loads(raised.value.body)["message"]
+    webhook_name = configuration.webhooks[0].name
+    assert message == (
+        f'admission webhook "{webhook_name}" denied the request: widget is locked; '
+        "system:admin cannot delete it"
+    )
+    assert configuration.webhooks[0].client_config.url.startswith("https://127.0.0.1:")
