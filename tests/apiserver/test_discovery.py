@@ -17,6 +17,7 @@ async def test_legacy_discovery(api: API) -> None:
         "events.k8s.io",
         "batch",
         "policy",
+        "authorization.k8s.io",
         "rbac.authorization.k8s.io",
         "admissionregistration.k8s.io",
         "coordination.k8s.io",

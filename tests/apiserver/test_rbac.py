@@ -317,3 +317,26 @@ async def test_rbac_before_webhooks(api: API, tmp_path: Any) -> None:
             "username": "alice",
             "groups": ["devs", "system:authenticated"],
         }
+
+
+async def test_self_subject_access_review(api: API) -> None:
+    await grant(api, [rule(["delete"], ["widgets"])])
+    path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
+    async def may(verb: str, namespace: str) -> bool:
+        attributes = {"verb": verb, "group": WIDGET_GROUP, "resource": "widgets"}
+        spec = {"resourceAttributes": {**attributes, "namespace": namespace}}
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": spec,
+        }
+        status, review = await api.request("POST", path, body, headers=ALICE)
+        assert status == 201, review
+        return bool(review["status"]["allowed"])
+
+    assert await may("delete", "default") is True
+    assert await may("delete", "kube-system") is False
+    assert await may("create", "default") is False
+    status, _ = await api.request("GET", path, headers=ADMIN)
+    assert status == 405

@@ -144,3 +144,16 @@ def test_impersonation_needs_permission(kubectl: Kubectl) -> None:
         'users "alice" is forbidden: User "carol" cannot impersonate resource "users" in API '
         'group "" at the cluster scope'
     ) in logged
+
+
+def test_auth_can_i(kubectl: Kubectl, tmp_path: pathlib.Path) -> None:
+    assert kubectl("auth", "can-i", "delete", "servers", *AS_ALICE, check=False).stdout == "no\n"
+    apply(kubectl, tmp_path, DELETER_ROLE)
+    assert kubectl("auth", "can-i", "delete", "servers", *AS_ALICE).stdout == "yes\n"
+    assert (
+        kubectl(
+            "auth", "can-i", "delete", "servers", "-n", "kube-system", *AS_ALICE, check=False
+        ).stdout
+        == "no\n"
+    )
+    assert kubectl("auth", "can-i", "get", "/version", *AS_ALICE).stdout == "yes\n"

@@ -21,6 +21,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from serverops.apiserver import (
+    accessreviews,
     admission,
     authorization,
     cluster,
@@ -286,6 +287,10 @@ class APIApplication:
         self, target: routing.Target, request: web.Request, body: object
     ) -> handlers.Result:
         """Run a write, and again after the admission webhooks it needs have allowed it."""
+        if target.rtype.key == (accessreviews.GROUP, accessreviews.PLURAL):
+            user = filters.user_of(request)
+            decided = accessreviews.review(body, user, self.security.authorizer)
+            return handlers.Result(201, decided)
         context = handlers.context_for(request, request.query)
         for _ in range(_MAX_ADMISSION_ATTEMPTS):
             context.warnings = []

@@ -26,6 +26,7 @@ from serverops.apiserver import (
 )
 from serverops.apiserver.errors import FieldError
 from serverops.apiserver.resources import (
+    ALL_VERBS,
     METADATA_FIELD_GETTERS,
     Object,
     PrinterColumn,
@@ -325,6 +326,7 @@ def _kind(
     merge_keys: Mapping[str, str] | None = None,
     object_fields: tuple[str, ...] = (),
     path_segment_name: bool = False,
+    verbs: tuple[str, ...] = ALL_VERBS,
 ) -> ResourceType:
     """Declare a built-in kind of version v1 with Name, the given columns and Age."""
     patch_meta = {
@@ -347,6 +349,7 @@ def _kind(
         strategy=strategy or Strategy(),
         object_fields=object_fields,
         path_segment_name=path_segment_name,
+        verbs=verbs,
     )
 
 
@@ -513,6 +516,13 @@ def builtin_kinds() -> list[ResourceType]:
         _events_v1_type(),
         grouped["batch"],
         grouped["policy"],
+        _kind(
+            "authorization.k8s.io",
+            "selfsubjectaccessreviews",
+            "SelfSubjectAccessReview",
+            namespaced=False,
+            verbs=("create",),
+        ),
         *_rbac_kinds(),
         *_webhook_configuration_kinds(),
         _lease_type(),

@@ -66,9 +66,32 @@ MESSAGES: Mapping[str, Mapping[int, Field]] = {
         5: ("leaseTransitions", "int", False),
     },
     "MicroTime": {1: ("seconds", "int", False), 2: ("nanos", "int", False)},
+    # kubectl auth can-i sends these; the field numbers decode its bodies (kubectl 1.32).
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "ObjectMeta", False),
+        2: ("spec", "SelfSubjectAccessReviewSpec", False),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "ResourceAttributes", False),
+        2: ("nonResourceAttributes", "NonResourceAttributes", False),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", "string", False),
+        2: ("verb", "string", False),
+        3: ("group", "string", False),
+        4: ("version", "string", False),
+        5: ("resource", "string", False),
+        6: ("subresource", "string", False),
+        7: ("name", "string", False),
+    },
+    "NonResourceAttributes": {1: ("path", "string", False), 2: ("verb", "string", False)},
 }
 
-_KINDS = {("v1", "Namespace"): "Namespace", ("coordination.k8s.io/v1", "Lease"): "Lease"}
+_KINDS = {
+    ("v1", "Namespace"): "Namespace",
+    ("coordination.k8s.io/v1", "Lease"): "Lease",
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+}
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int]:
