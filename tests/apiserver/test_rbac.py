@@ -8,6 +8,7 @@ admin's token and checks what the others may do.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -340,3 +341,20 @@ async def test_self_subject_access_review(api: API) -> None:
     assert await may("create", "default") is False
     status, _ = await api.request("GET", path, headers=ADMIN)
     assert status == 405
+
+
+async def test_apply_that_creates_needs_create(api: API) -> None:
+    await grant(api, [rule(["patch"], ["widgets"])])
+    body = {"apiVersion": "golden.example.com/v1", "kind": "Widget", "metadata": {"name": "a"}}
+    body["spec"] = {"size": 1}
+    path = f"{WIDGETS}/a?fieldManager=tester"
+    apply = "application/apply-patch+yaml"
+    status, result = await api.patch(path, json.dumps(body), apply, headers=ALICE)
+    assert status == 403
+    assert result["message"] == (
+        'widgets.golden.example.com "a" is forbidden: User "alice" cannot create resource '
+        '"widgets" in API group "golden.example.com" in the namespace "default"'
+    )
+    await grant(api, [rule(["create"], ["widgets"])], name="create")
+    status, _ = await api.patch(path, json.dumps(body), apply, headers=ALICE)
+    assert status == 201

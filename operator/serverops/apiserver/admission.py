@@ -54,6 +54,9 @@ class RequestContext:
     # The uid, name and creation time given to a created object, kept across retries so
     # that the stored object is the one the webhooks saw.
     created_identity: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Raises 403 unless the user may create the object; an apply patch that creates the
+    # object needs this besides the patch permission.
+    authorize_create: Callable[[], None] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

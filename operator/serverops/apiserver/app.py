@@ -13,6 +13,7 @@ admission webhooks must review go to them and run again once admitted.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -292,6 +293,12 @@ class APIApplication:
             decided = accessreviews.review(body, user, self.security.authorizer)
             return handlers.Result(201, decided)
         context = handlers.context_for(request, request.query)
+        if target.verb == "patch":
+            attributes = filters.request_attributes(
+                context.user, request.method, request.path, request.query
+            )
+            creation = dataclasses.replace(attributes, verb="create")
+            context.authorize_create = lambda: self.security.authorize(creation)
         for _ in range(_MAX_ADMISSION_ATTEMPTS):
             context.warnings = []
             try:

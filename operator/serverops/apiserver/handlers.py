@@ -231,6 +231,8 @@ class ResourceHandlers:
                     group="meta.k8s.io", kind="PatchOptions", name="", errors=[problem]
                 )
             if self.cluster.registry.bucket(rtype).get(namespace, target.name or "") is None:
+                if context.authorize_create is not None:
+                    context.authorize_create()
                 created = self.cluster.registry.create(rtype, namespace, body, context)
                 return Result(201, rtype.present(created), context.warnings)
         obj = self.cluster.registry.patch(
