@@ -221,8 +221,8 @@ def run(
     **options: Any,
 ) -> None:
     """Run the operator against the cluster of the current kubeconfig."""
-    if not namespaces and not all_namespaces:
-        raise click.UsageError("Pass --all-namespaces (-A) or at least one --namespace (-n).")
+    if bool(namespaces) == all_namespaces:
+        raise click.UsageError("Pass either --all-namespaces (-A) or --namespace (-n), not both.")
     if leader_election_duration < 1:
         raise click.BadParameter(
             f"{leader_election_duration:g} is below 1 second.",

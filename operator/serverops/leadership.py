@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -60,12 +61,22 @@ class Elector:
         logger.info(
             f"Waiting to lead: Lease {settings.namespace}/{settings.name} as {settings.identity}."
         )
-        while not await self._try():
+        while True:
+            try:
+                if await self._try():
+                    break
+            except (ApiException, OSError) as error:
+                # A missing RBAC rule or an unreachable API server: say so, and keep trying.
+                reason = getattr(error, "reason", None) or error
+                logger.error(
+                    f"Failed to take Lease {settings.namespace}/{settings.name}: {reason}; "
+                    f"retrying in {settings.retry_every:g}s."
+                )
             await asyncio.sleep(settings.retry_every)
         logger.info(f"Leading: holding Lease {settings.namespace}/{settings.name}.")
 
-    async def keep(self, lost: asyncio.Event) -> None:
-        """Renew the Lease until it cannot be renewed in time; then set ``lost``."""
+    async def keep(self, on_lost: Callable[[], None]) -> None:
+        """Renew the Lease until it cannot be renewed in time; then call ``on_lost``."""
         settings = self._settings
         last_renewal = time.monotonic()
         while True:
@@ -82,7 +93,7 @@ class Elector:
                     f"Lost Lease {settings.namespace}/{settings.name}: not renewed for "
                     f"{settings.renew_deadline:g}s; stopping so that another replica leads."
                 )
-                lost.set()
+                on_lost()
                 return
 
     async def _try(self) -> bool:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import pathlib
 import socket
 from collections.abc import Collection
@@ -74,8 +75,9 @@ async def run_operator(
 ) -> None:
     """Run the operator until it is stopped by a signal or ``stop_flag``.
 
-    With ``lease``, the process first waits until it leads, then runs kopf; if it loses
-    the Lease, it stops and exits with an error, so that its pod restarts as a standby.
+    With ``lease``, the process first waits until it leads, then runs kopf. If it loses
+    the Lease, it exits at once, as client-go's leader election does: a replica that no
+    longer leads must not write anything more, and its pod restarts as a standby.
     """
     # Registering the handlers is a side effect of importing them.
     from serverops import handlers
@@ -87,12 +89,11 @@ async def run_operator(
     if liveness_endpoint:
         await probes.start(liveness_endpoint)
 
-    lost = asyncio.Event()
     keeper: asyncio.Task[None] | None = None
     if lease is not None:
         elector = leadership.Elector(await kubeapi.connect(), lease)
         await elector.acquire()
-        keeper = asyncio.create_task(elector.keep(lost))
+        keeper = asyncio.create_task(elector.keep(_exit_at_once))
 
     tls = webhook_tls(config)
     memo = kopf.Memo()
@@ -108,27 +109,15 @@ async def run_operator(
             standalone=standalone or lease is not None,
             peering_name=peering_name,
             priority=priority,
-            stop_flag=_either(stop_flag, lost),
+            stop_flag=stop_flag,
             memo=memo,
         )
     finally:
         if keeper is not None:
             keeper.cancel()
         await probes.stop()
-    if lost.is_set():
-        raise SystemExit("Lost the leader election Lease; exiting so that the pod restarts.")
 
 
-def _either(first: asyncio.Event | None, second: asyncio.Event) -> asyncio.Event:
-    """Return an event that is set when either one is set."""
-    if first is None:
-        return second
-    both = asyncio.Event()
-
-    async def relay(source: asyncio.Event) -> None:
-        await source.wait()
-        both.set()
-
-    for source in (first, second):
-        asyncio.get_running_loop().create_task(relay(source))
-    return both
+def _exit_at_once() -> None:
+    logging.shutdown()
+    os._exit(1)

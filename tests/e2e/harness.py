@@ -130,10 +130,11 @@ class OperatorProcess:
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
         if self.identity:
             env["POD_ID"] = self.identity
+        scoped = any(argument.startswith(("--namespace", "-n")) for argument in self.extra_args)
         command = [
             SERVEROPS,
             "run",
-            "--all-namespaces",
+            *([] if scoped else ["--all-namespaces"]),
             "--standalone",
             "--verbose",
             f"--liveness=http://127.0.0.1:{self.liveness_port}/healthz",
@@ -182,10 +183,15 @@ class OperatorProcess:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
+        """SIGTERM the operator, and SIGKILL it if it is not gone within 2 seconds.
+
+        kopf waits up to 5 seconds at exit for its own resource scans that a closing watch
+        started; the operator is safe to kill at any point, so tests do not wait for them.
+        """
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)

@@ -121,6 +121,7 @@ def test_check_uninstall_names_held_objects(
         (["run", "-A", "--retry-delay", "-1"], "--retry-delay -1.0"),
         (["run", "-A", "--webhook-port", "70000"], "--webhook-port 70000"),
         (["run"], "--all-namespaces"),
+        (["run", "-A", "-n", "team-a"], "not both"),
         (
             ["run", "-A", "--webhook-port", "9443", "--webhook-cert-file", "x.pem"],
             "--webhook-key-file",
