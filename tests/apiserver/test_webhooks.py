@@ -8,7 +8,9 @@ ValidatingWebhookConfiguration pointing at it, then writes widgets through the A
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import json
 import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -463,3 +465,124 @@ async def test_changed_object_is_reviewed_again(api: API, webhook: WebhookServer
     assert patched["spec"]["size"] == 5
     old_sizes = [review["request"]["oldObject"]["spec"]["size"] for review in webhook.reviews]
     assert old_sizes == [3, 3, 7]
+
+
+MUTATING = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+
+
+def patch_response(review: Review, operations: list[dict[str, Any]]) -> Review:
+    response = allow(review)
+    encoded = base64.b64encode(json.dumps(operations).encode()).decode()
+    response["response"].update(patch=encoded, patchType="JSONPatch")
+    return response
+
+
+async def install_mutating(
+    api: API, name: str, webhook: WebhookServer, **fields: Any
+) -> dict[str, Any]:
+    fields.setdefault("rules", [WIDGET_RULE])
+    body = validating_webhook_configuration(
+        name, url=webhook.url(), ca_bundle=webhook.certificate.ca_bundle, **fields
+    )
+    body["kind"] = "MutatingWebhookConfiguration"
+    status, created = await api.request("POST", MUTATING, body)
+    assert status == 201, created
+    return dict(created)
+
+
+def add_label(key: str) -> Any:
+    def respond(review: Review) -> Review:
+        if review["request"]["operation"] == "DELETE":
+            return allow(review)
+        labels = review["request"]["object"]["metadata"].get("labels")
+        if labels is None:
+            operation = {"op": "add", "path": "/metadata/labels", "value": {key: "yes"}}
+        else:
+            operation = {"op": "add", "path": f"/metadata/labels/{key}", "value": "yes"}
+        return patch_response(review, [operation])
+
+    return respond
+
+
+async def test_mutation_is_stored_and_validated(
+    api: API, webhook: WebhookServer, certificate: Certificate
+) -> None:
+    webhook.respond = add_label("mutated")
+    await install_mutating(api, "a.golden.example.com", webhook)
+    async with WebhookServer(certificate) as validator:
+        await install(api, url=validator.url(), ca_bundle=certificate.ca_bundle)
+        created = await api.create_widget("a")
+        assert created["metadata"]["labels"] == {"mutated": "yes"}
+        # Mutating webhooks see the object before the server fills in its own fields.
+        mutating_request = webhook.reviews[0]["request"]
+        assert "uid" not in mutating_request["object"]["metadata"]
+        assert validator.reviews[0]["request"]["object"]["metadata"]["labels"] == {"mutated": "yes"}
+
+        status, patched = await api.patch(f"{WIDGETS}/a", {"metadata": {"labels": None}})
+    assert status == 200
+    assert patched["metadata"]["labels"] == {"mutated": "yes"}
+    assert webhook.reviews[1]["request"]["operation"] == "UPDATE"
+
+
+async def test_mutating_webhooks_run_in_name_order(
+    api: API, webhook: WebhookServer, certificate: Certificate
+) -> None:
+    webhook.respond = add_label("first")
+    async with WebhookServer(certificate, add_label("second")) as second:
+        await install_mutating(api, "b.golden.example.com", second)
+        await install_mutating(api, "a.golden.example.com", webhook)
+        created = await api.create_widget("a")
+    assert created["metadata"]["labels"] == {"first": "yes", "second": "yes"}
+    assert second.reviews[0]["request"]["object"]["metadata"]["labels"] == {"first": "yes"}
+
+
+async def test_reinvocation_if_needed(
+    api: API, webhook: WebhookServer, certificate: Certificate
+) -> None:
+    webhook.respond = add_label("first")
+    async with WebhookServer(certificate, add_label("second")) as second:
+        await install_mutating(api, "a.golden.example.com", webhook, reinvocationPolicy="IfNeeded")
+        await install_mutating(api, "b.golden.example.com", second)
+        await api.create_widget("a")
+    assert len(webhook.reviews) == 2
+    assert webhook.reviews[1]["request"]["object"]["metadata"]["labels"] == {
+        "first": "yes",
+        "second": "yes",
+    }
+
+
+async def test_patch_on_delete_is_an_error(api: API, webhook: WebhookServer) -> None:
+    await api.create_widget("a")
+    operation = {"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}
+    webhook.respond = lambda review: patch_response(review, [operation])
+    rule = {**WIDGET_RULE, "operations": ["DELETE"]}
+    await install_mutating(api, "a.golden.example.com", webhook, rules=[rule])
+    status, body = await api.request("DELETE", f"{WIDGETS}/a")
+    assert status == 500
+    assert body["message"] == (
+        'Internal error occurred: admission webhook "a.golden.example.com" attempted to modify '
+        "the object, which is not supported for this operation"
+    )
+
+
+async def test_mutating_denial(api: API, webhook: WebhookServer) -> None:
+    webhook.respond = lambda review: deny(review, "not today", code=409)
+    await install_mutating(api, "a.golden.example.com", webhook)
+    status, body = await api.request(
+        "POST", WIDGETS, {"kind": "Widget", "metadata": {"name": "a"}, "spec": {"size": 1}}
+    )
+    assert status == 409
+    assert (
+        body["message"] == 'admission webhook "a.golden.example.com" denied the request: not today'
+    )
+
+
+async def test_validating_webhook_may_not_patch(api: API, webhook: WebhookServer) -> None:
+    operation = {"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}
+    webhook.respond = lambda review: patch_response(review, [operation])
+    await install_for(api, webhook)
+    status, body = await api.request(
+        "POST", WIDGETS, {"kind": "Widget", "metadata": {"name": "a"}, "spec": {"size": 1}}
+    )
+    assert status == 500
+    assert body["message"].endswith("validating webhook may not return response.patch")

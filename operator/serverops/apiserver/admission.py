@@ -5,12 +5,14 @@ Every write passes through :meth:`Admission.admit` after it is decoded, defaulte
 validated and before it is stored, as in kube-apiserver's validating admission phase.
 The chain starts with the namespace lifecycle rules (no new content in a missing or
 terminating namespace, the system namespaces cannot be deleted) and ends with the
-validating admission webhooks.
+validating admission webhooks. Before validation, :meth:`Admission.mutate` runs the
+mutating admission webhooks, whose patches change the object that is then validated.
 
 The registry is synchronous, but webhooks are HTTP calls. So :class:`WebhookGate`
 raises :class:`WebhooksPending` with the write's attributes when webhooks match a write
-they have not yet admitted. The HTTP layer calls the webhooks, records the admitted
-write in the :class:`RequestContext`, and runs the write again. If the object changed
+they have not yet admitted (or, for mutating webhooks, not yet patched). The HTTP layer
+calls the webhooks, records the admitted write (or the patched object) in the
+:class:`RequestContext`, and runs the write again. If the object changed
 in between, the retried write differs from the admitted one and goes to the webhooks
 again, as kube-apiserver calls them again when an update meets a conflict.
 """
@@ -50,6 +52,8 @@ class RequestContext:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     # Digests of the writes that the webhooks allowed, and their warnings.
     admitted: set[str] = dataclasses.field(default_factory=set)
+    # The objects as the mutating webhooks patched them, by the digest of the write.
+    mutated: dict[str, Object] = dataclasses.field(default_factory=dict)
     admission_warnings: list[str] = dataclasses.field(default_factory=list)
     # The uid, name and creation time given to a created object, kept across retries so
     # that the stored object is the one the webhooks saw.
@@ -90,10 +94,14 @@ class Attributes:
 class WebhooksPending(Exception):
     """A write that webhooks must review before it can be stored."""
 
-    def __init__(self, attributes: Attributes, invocations: Sequence[Invocation]) -> None:
-        super().__init__(f"{len(invocations)} webhooks must review this write")
+    def __init__(
+        self, attributes: Attributes, invocations: Sequence[Invocation], *, mutating: bool = False
+    ) -> None:
+        kind = "mutating" if mutating else "validating"
+        super().__init__(f"{len(invocations)} {kind} webhooks must review this write")
         self.attributes = attributes
         self.invocations = list(invocations)
+        self.mutating = mutating
         self.digest = attributes.digest()
 
 
@@ -109,6 +117,26 @@ class WebhookGate:
         invocations = self.match(attributes)
         if invocations and attributes.digest() not in attributes.context.admitted:
             raise WebhooksPending(attributes, invocations)
+
+
+class MutationGate:
+    """Stop a write until the matching mutating webhooks have patched its object."""
+
+    def __init__(self, match: Callable[[Attributes], Sequence[Invocation]]) -> None:
+        self.match = match
+
+    def mutate(self, attributes: Attributes) -> Object | None:
+        """Return the patched object, None when no webhook applies, or raise WebhooksPending."""
+        context = attributes.context
+        if not context.webhooks:
+            return None
+        invocations = self.match(attributes)
+        if not invocations:
+            return None
+        patched = context.mutated.get(attributes.digest())
+        if patched is None:
+            raise WebhooksPending(attributes, invocations, mutating=True)
+        return patched
 
 
 class AdmissionPlugin(Protocol):
@@ -165,8 +193,17 @@ def _terminating(rtype: ResourceType, namespace: str, name: str) -> errors.APIEr
 class Admission:
     """The ordered chain of admission plugins."""
 
-    def __init__(self, plugins: list[AdmissionPlugin] | None = None) -> None:
+    def __init__(
+        self, plugins: list[AdmissionPlugin] | None = None, *, mutation: MutationGate | None = None
+    ) -> None:
         self.plugins: list[AdmissionPlugin] = list(plugins or [])
+        self.mutation = mutation
+
+    def mutate(self, **attributes: Any) -> Object | None:
+        """Return the object as the mutating webhooks patched it; None when none applies."""
+        if self.mutation is None:
+            return None
+        return self.mutation.mutate(Attributes(**attributes))
 
     def admit(self, **attributes: Any) -> None:
         request = Attributes(**attributes)

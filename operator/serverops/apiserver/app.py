@@ -304,8 +304,12 @@ class APIApplication:
             try:
                 result = self._write_once(target, request, body, context)
             except admission.WebhooksPending as pending:
-                warnings = await self.dispatcher.review(pending)
-                context.admitted.add(pending.digest)
+                if pending.mutating:
+                    patched, warnings = await self.dispatcher.mutate(pending)
+                    context.mutated[pending.digest] = patched
+                else:
+                    warnings = await self.dispatcher.review(pending)
+                    context.admitted.add(pending.digest)
                 context.admission_warnings.extend(warnings)
                 continue
             result.warnings = [*context.admission_warnings, *result.warnings]

@@ -51,7 +51,8 @@ class Cluster:
             [
                 admission.NamespaceLifecycle(lambda name: self.namespace(name)),
                 admission.WebhookGate(self.matching_webhooks),
-            ]
+            ],
+            mutation=admission.MutationGate(self.matching_mutating_webhooks),
         )
         self.registry = registry.Registry(
             store=self.store, clock=self.clock, admission=self.admission
@@ -80,10 +81,21 @@ class Cluster:
 
     def matching_webhooks(self, attributes: admission.Attributes) -> Sequence[webhooks.Invocation]:
         """Return the validating webhooks that must review a write."""
-        key = (webhooks.ADMISSION_GROUP, "validatingwebhookconfigurations")
-        configurations = self.store.bucket(key, namespaced=False)
+        return self._matching("validatingwebhookconfigurations", attributes)
+
+    def matching_mutating_webhooks(
+        self, attributes: admission.Attributes
+    ) -> Sequence[webhooks.Invocation]:
+        """Return the mutating webhooks for a write, in the order of configuration names."""
+        return self._matching("mutatingwebhookconfigurations", attributes)
+
+    def _matching(
+        self, plural: str, attributes: admission.Attributes
+    ) -> Sequence[webhooks.Invocation]:
+        configurations = self.store.bucket((webhooks.ADMISSION_GROUP, plural), namespaced=False)
         if not configurations.count():
             return []
+        # iterate() yields by name, the order in which kube-apiserver calls mutating webhooks.
         return webhooks.matching(
             configurations.iterate(None),
             attributes,

@@ -137,6 +137,17 @@ def delete(
     """Delete one object; return whether it is gone, and the object or the Status body."""
     old = registry.get(rtype, namespace, name)
     _check_preconditions(rtype, old, options)
+    # Mutating webhooks are called for deletes too; a patch of theirs is an error then.
+    registry.admission.mutate(
+        operation="DELETE",
+        resource=rtype,
+        subresource="",
+        namespace=old["metadata"].get("namespace", ""),
+        name=name,
+        object=None,
+        old_object=old,
+        context=context,
+    )
     registry.admission.admit(
         operation="DELETE",
         resource=rtype,

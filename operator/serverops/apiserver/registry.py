@@ -69,12 +69,15 @@ class Registry:
     ) -> Object:
         """Create an object from a request body; return it as stored."""
         obj = self.decode(rtype, body)
-        meta = obj["metadata"]
-        self._place_in_namespace(rtype, meta, namespace)
-        self._initialize_metadata(rtype, meta, context)
+        self._place_in_namespace(rtype, obj["metadata"], namespace)
 
         # Defaults come before validation, so that defaulted fields satisfy the schema.
+        # Mutating webhooks see the defaulted object before the server fills its own
+        # fields (uid, creation time, a generated name), as in kube-apiserver.
         self._apply_schema(rtype, obj, context)
+        obj = self._mutate(rtype, "CREATE", "", obj, None, context)
+        meta = obj["metadata"]
+        self._initialize_metadata(rtype, meta, context)
         rtype.strategy.prepare_for_create(obj)
         problems = metadata.validate_object_meta(
             meta, name_is_label=rtype.name_is_label, path_segment_name=rtype.path_segment_name
@@ -255,6 +258,7 @@ class Registry:
     ) -> Object:
         old_meta = old["metadata"]
         self._check_identity(rtype, old_meta, new["metadata"])
+        new = self._mutate(rtype, "UPDATE", subresource, new, old, context)
         requested = new["metadata"].get("resourceVersion")
         if requested and requested != old_meta["resourceVersion"]:
             raise errors.conflict(
@@ -293,6 +297,45 @@ class Registry:
         if context.dry_run:
             return new
         return self._commit_update(rtype, new, old)
+
+    def _mutate(
+        self,
+        rtype: ResourceType,
+        operation: str,
+        subresource: str,
+        obj: Object,
+        old: Object | None,
+        context: admission.RequestContext,
+    ) -> Object:
+        """Return the object as the mutating webhooks patched it; the same one if none applies."""
+        meta = obj["metadata"]
+        patched = self.admission.mutate(
+            operation=operation,
+            resource=rtype,
+            subresource=subresource,
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            object=obj,
+            old_object=old,
+            context=context,
+        )
+        if patched is None:
+            return obj
+        result = copy_object(patched)
+        # A webhook cannot move the object: its type, name and namespace stay.
+        result["apiVersion"] = obj["apiVersion"]
+        result["kind"] = obj["kind"]
+        if not isinstance(result.get("metadata"), dict):
+            result["metadata"] = {}
+        for key in ("name", "namespace"):
+            if key in meta:
+                result["metadata"][key] = meta[key]
+        if rtype.schema is not None:
+            # Prune and default what the webhooks added, without the request's
+            # fieldValidation, which applies to the client's body only.
+            rtype.schema.prune(result)
+            rtype.schema.default(result)
+        return result
 
     def _commit_update(self, rtype: ResourceType, new: Object, old: Object) -> Object:
         """Store an update, or remove the object when it was the last finalizer's."""

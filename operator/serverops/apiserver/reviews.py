@@ -1,9 +1,11 @@
 """
-Calls of validating admission webhooks with ``admission.k8s.io`` AdmissionReviews.
+Calls of admission webhooks with ``admission.k8s.io`` AdmissionReviews.
 
-:class:`Dispatcher` sends every matching webhook an AdmissionReview over HTTPS, in
-parallel, as kube-apiserver's validating dispatcher does, and turns the results into the
-errors that kube-apiserver 1.32 returns:
+:class:`Dispatcher` sends every matching validating webhook an AdmissionReview over
+HTTPS, in parallel, as kube-apiserver's validating dispatcher does. Mutating webhooks
+are called one after another, each with the object as the previous ones patched it
+(``response.patch``, a base64 JSON Patch). The results become the errors that
+kube-apiserver 1.32 returns:
 
 - a denial keeps the webhook's ``status`` (code, reason, details), with a code below
   400 raised to 400 and the message prefixed with
@@ -41,7 +43,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from serverops.apiserver import admission, errors, webhooks
+from serverops.apiserver import admission, errors, patching, webhooks
+from serverops.apiserver.resources import Object
 
 logger = logging.getLogger(__name__)
 
@@ -145,46 +148,99 @@ class Dispatcher:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-            warnings.extend(outcome)
+            warnings.extend(_warnings(outcome))
         return warnings
 
+    async def mutate(self, pending: admission.WebhooksPending) -> tuple[Object, list[str]]:
+        """Call the mutating webhooks one after another, each with the object the previous
+        ones patched; return the patched object and the warnings, or raise the first error.
+
+        A webhook with ``reinvocationPolicy: IfNeeded`` is called once more when a later
+        webhook changed the object after it.
+        """
+        attributes = pending.attributes
+        current = attributes.object
+        warnings: list[str] = []
+        seen: list[tuple[webhooks.Invocation, Any]] = []
+        for invocation in pending.invocations:
+            current = await self._mutate_one(invocation, attributes, current, warnings)
+            seen.append((invocation, current))
+        for invocation, after in seen:
+            policy = invocation.webhook.get("reinvocationPolicy", "Never")
+            if policy == "IfNeeded" and after != current:
+                current = await self._mutate_one(invocation, attributes, current, warnings)
+        return current if current is not None else {}, warnings
+
+    async def _mutate_one(
+        self,
+        invocation: webhooks.Invocation,
+        attributes: admission.Attributes,
+        current: Object | None,
+        warnings: list[str],
+    ) -> Object | None:
+        step = dataclasses.replace(attributes, object=current)
+        response = await self._review_one(invocation, step, mutating=True)
+        warnings.extend(_warnings(response))
+        if response is None or not response.get("patch"):
+            return current
+        if current is None:
+            raise _internal(
+                f"admission webhook {errors.quote(invocation.name)} attempted to modify the "
+                "object, which is not supported for this operation"
+            )
+        try:
+            operations = orjson.loads(base64.b64decode(str(response["patch"]), validate=True))
+            patched = patching.apply_json_patch(invocation.rtype.present(current), operations)
+        except (binascii.Error, orjson.JSONDecodeError) as error:
+            raise _internal(f"invalid patch of webhook {invocation.name}: {error}") from None
+        except errors.APIError as error:
+            raise _internal(error.message) from None
+        if not isinstance(patched, dict):
+            raise _internal(f"the patch of webhook {invocation.name} did not produce an object")
+        converter = invocation.rtype.converter
+        if converter is not None:
+            return converter.to_storage(patched)
+        return {**patched, "apiVersion": current["apiVersion"]}
+
     async def _review_one(
-        self, invocation: webhooks.Invocation, attributes: admission.Attributes
-    ) -> list[str]:
+        self,
+        invocation: webhooks.Invocation,
+        attributes: admission.Attributes,
+        *,
+        mutating: bool = False,
+    ) -> Mapping[str, Any] | None:
+        """Return the webhook's response, or None for an ignored failure; raise a denial."""
         hook = invocation.webhook
         name = invocation.name
         if attributes.context.dry_run:
             side_effects = hook.get("sideEffects")
             if side_effects is None:
-                return self._failed(hook, name, "Webhook SideEffects is nil")
+                self._failed(hook, name, "Webhook SideEffects is nil")
+                return None
             if side_effects not in ("None", "NoneOnDryRun"):
                 raise errors.bad_request(
                     f"admission webhook {errors.quote(name)} does not support dry run"
                 )
         try:
-            response = await self._call(invocation, attributes)
+            response = await self._call(invocation, attributes, mutating=mutating)
         except CallError as error:
-            return self._failed(hook, name, str(error))
-        warnings = [str(item) for item in response.get("warnings") or () if item]
+            self._failed(hook, name, str(error))
+            return None
         if response.get("allowed") is True:
-            return warnings
+            return response
         raise denial(name, response.get("status"))
 
-    def _failed(self, hook: Mapping[str, Any], name: str, reason: str) -> list[str]:
+    def _failed(self, hook: Mapping[str, Any], name: str, reason: str) -> None:
+        """Raise the 500 of a failed call, or log it when the webhook fails open."""
         message = f"failed calling webhook {errors.quote(name)}: {reason}"
         if hook.get("failurePolicy", "Fail") == "Ignore":
             logger.warning(f"Failed calling webhook, failing open {name}: {message}")
-            return []
+            return None
         logger.warning(f"Failed calling webhook, failing closed {name}: {message}")
-        raise errors.APIError(
-            500,
-            "InternalError",
-            f"Internal error occurred: {message}",
-            details={"causes": [{"message": message}]},
-        )
+        raise _internal(message)
 
     async def _call(
-        self, invocation: webhooks.Invocation, attributes: admission.Attributes
+        self, invocation: webhooks.Invocation, attributes: admission.Attributes, *, mutating: bool
     ) -> Mapping[str, Any]:
         hook = invocation.webhook
         version = next(
@@ -230,7 +286,7 @@ class Dispatcher:
             raise CallError(f"failed to call webhook: Post {_q(target.url)}: {error}") from None
         if status != 200:
             raise CallError(f"failed to call webhook: {_status_problem(status, raw)}")
-        return _verify(raw, uid, version)
+        return _verify(raw, uid, version, mutating=mutating)
 
     def _target(self, client_config: Mapping[str, Any], timeout: int) -> Target:
         query = f"timeout={timeout}s"
@@ -283,7 +339,23 @@ def denial(name: str, status: Any) -> errors.APIError:
     return errors.APIError(code, str(result.get("reason") or ""), message, details=details)
 
 
-def _verify(raw: bytes, uid: str, version: str) -> Mapping[str, Any]:
+def _warnings(response: Mapping[str, Any] | None) -> list[str]:
+    if response is None:
+        return []
+    return [str(item) for item in response.get("warnings") or () if item]
+
+
+def _internal(message: str) -> errors.APIError:
+    """kube-apiserver's ``NewInternalError``: the message, and the same text as the cause."""
+    return errors.APIError(
+        500,
+        "InternalError",
+        f"Internal error occurred: {message}",
+        details={"causes": [{"message": message}]},
+    )
+
+
+def _verify(raw: bytes, uid: str, version: str, *, mutating: bool) -> Mapping[str, Any]:
     try:
         review = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -300,7 +372,13 @@ def _verify(raw: bytes, uid: str, version: str) -> Mapping[str, Any]:
         got = f"{review.get('apiVersion', '')}, Kind={review.get('kind', '')}"
         raise CallError(f"expected webhook response of {expected}, Kind=AdmissionReview, got {got}")
     if response.get("patch"):
-        raise CallError("validating webhook may not return response.patch")
+        patch_type = response.get("patchType")
+        if not patch_type:
+            raise CallError("webhook returned response.patch but not response.patchType")
+        if not mutating:
+            raise CallError("validating webhook may not return response.patch")
+        if patch_type != "JSONPatch":
+            raise CallError(f"webhook returned invalid response.patchType of {_q(patch_type)}")
     return response
 
 

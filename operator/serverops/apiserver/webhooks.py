@@ -1,17 +1,17 @@
 """
-Which validating admission webhooks a write must be sent to.
+Which admission webhooks a write must be sent to.
 
-For each webhook of every ValidatingWebhookConfiguration, :func:`matching` applies the
-checks of kube-apiserver's ``ShouldCallHook`` in its order: the ``namespaceSelector``
-(against the labels of the object's namespace, or of the Namespace object itself; a
-cluster-scoped object other than a Namespace always matches), the ``objectSelector``
-(against the labels of the new or the old object), then the ``rules``. A rule matches on
-operations, API groups, API versions, scope and resources, where ``*`` is every
-resource without subresources, ``*/*`` every resource and subresource, ``servers/*``
-every subresource of servers and ``*/status`` the status of every resource. With
-``matchPolicy: Equivalent`` (the default), a request also matches through another
-served version of the same resource, and the webhook receives the object in that
-version.
+For each webhook of every Validating- or MutatingWebhookConfiguration, :func:`matching`
+applies the checks of kube-apiserver's ``ShouldCallHook`` in its order: the
+``namespaceSelector`` (against the labels of the object's namespace, or of the
+Namespace object itself; a cluster-scoped object other than a Namespace always
+matches), the ``objectSelector`` (against the labels of the new or the old object),
+then the ``rules``. A rule matches on operations, API groups, API versions, scope and
+resources, where ``*`` is every resource without subresources, ``*/*`` every resource
+and subresource, ``servers/*`` every subresource of servers and ``*/status`` the status
+of every resource. With ``matchPolicy: Equivalent`` (the default), a request also
+matches through another served version of the same resource, and the webhook receives
+the object in that version.
 
 Writes of ValidatingWebhookConfigurations and MutatingWebhookConfigurations are never
 sent to webhooks, so that a broken webhook cannot lock its own configuration, as in
