@@ -1,5 +1,5 @@
 """
-SelfSubjectAccessReviews: "may I do this?", which ``kubectl auth can-i`` asks.
+SelfSubjectAccessReviews: "may I do this?", which ``kubectl auth can-i`` sends.
 
 A create of ``authorization.k8s.io/v1`` SelfSubjectAccessReview is answered with the
 review and its ``status.allowed``, decided by the server's authorizer for the requesting

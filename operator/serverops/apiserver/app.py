@@ -1,8 +1,8 @@
 """
 The aiohttp application: URL dispatch, faults, counters and non-resource endpoints.
 
-Every request goes through :meth:`APIApplication.dispatch`. The debug paths answer
-first, without authentication. Every other request is authenticated, impersonated and
+Every request goes through :meth:`APIApplication.dispatch`. The debug paths are
+handled first, without authentication. Every other request is authenticated, impersonated and
 authorized (:mod:`serverops.apiserver.filters`). Non-resource paths (``/version``,
 discovery, OpenAPI, health checks) then get their response directly. Resource requests
 are parsed, matched against the fault rules, handled by

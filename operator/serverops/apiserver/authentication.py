@@ -140,5 +140,5 @@ class TokenAuthenticator:
 
 
 def unauthorized() -> errors.APIError:
-    """The 401 of kube-apiserver: a Status with reason Unauthorized and no details."""
+    """Build the 401 of kube-apiserver: a Status with reason Unauthorized and no details."""
     return errors.APIError(401, "Unauthorized", "Unauthorized")

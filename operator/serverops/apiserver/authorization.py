@@ -31,7 +31,7 @@ WILDCARD = "*"
 
 @dataclasses.dataclass(frozen=True)
 class RequestAttributes:
-    """What a request does, in the terms of kube-apiserver's authorizer attributes."""
+    """The user, verb and target of a request, as kube-apiserver's authorizer sees them."""
 
     user: UserInfo
     verb: str
@@ -191,7 +191,7 @@ def aggregate(messages: Sequence[str]) -> str:
 
 
 def forbidden_message(attributes: RequestAttributes) -> str:
-    """The sentence of kube-apiserver's 403, e.g. ``User "alice" cannot delete resource ...``."""
+    """Build the sentence of kube-apiserver's 403, e.g. ``User "alice" cannot delete ...``."""
     user = errors.quote(attributes.user.username)
     if not attributes.resource_request:
         return f"User {user} cannot {attributes.verb} path {errors.quote(attributes.path)}"

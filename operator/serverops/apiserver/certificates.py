@@ -34,7 +34,7 @@ class KeyPair:
     key_pem: bytes
 
     def server_context(self) -> ssl.SSLContext:
-        """An SSL context that serves this certificate."""
+        """Return an SSL context that serves this certificate."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         # The ssl module loads a chain only from files; they live until loaded.
         descriptor, path = tempfile.mkstemp(suffix=".pem")
@@ -47,7 +47,7 @@ class KeyPair:
         return context
 
     def client_context(self) -> ssl.SSLContext:
-        """An SSL context that trusts this certificate, for clients of the server."""
+        """Return an SSL context that trusts this certificate, for clients of the server."""
         return ssl.create_default_context(cadata=self.certificate_pem.decode())
 
     def write(self, directory: pathlib.Path, prefix: str) -> tuple[pathlib.Path, pathlib.Path]:

@@ -92,7 +92,10 @@ def request_attributes(
     subresource = rest[2] if len(rest) > 2 else ""
     watch = query.get("watch", "") in ("true", "1")
     if method in ("GET", "HEAD"):
-        verb = "watch" if watch else ("get" if name else "list")
+        if watch:
+            verb = "watch"
+        else:
+            verb = "get" if name else "list"
     elif method == "DELETE" and not name:
         verb = "deletecollection"
     else:
@@ -114,7 +117,7 @@ def request_attributes(
 
 
 def _name_from_field_selector(selector: str) -> str:
-    """Read ``metadata.name=<name>`` from a field selector, as the authorizer sees a name."""
+    """Read ``metadata.name=<name>`` from a field selector; the authorizer uses it as the name."""
     for requirement in selector.split(","):
         for operator in ("==", "="):
             key, found, value = requirement.partition(operator)

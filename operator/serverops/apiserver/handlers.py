@@ -295,7 +295,7 @@ class ResourceHandlers:
 
 
 def _delete_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The DeleteOptions fields that an admission review shows, without kind and dryRun."""
+    """Return the DeleteOptions fields for an admission review, without kind and dryRun."""
     return {
         key: value
         for key, value in options.items()

@@ -11,8 +11,8 @@ its own resource: ``users``, ``groups`` and ``serviceaccounts`` (a user name of 
 
 The impersonated user gets ``system:authenticated`` unless the requested groups contain
 it or ``system:unauthenticated``; a service account without requested groups gets its
-fixed groups. Groups, uid or extras without a user are a 500 with a plain-text body, as
-kube-apiserver answers them.
+fixed groups. Groups, uid or extras without a user get a 500 with a plain-text body, as
+kube-apiserver returns them.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ AUTHENTICATION_GROUP = "authentication.k8s.io"
 
 
 class ImpersonationError(Exception):
-    """Impersonation headers that name no user; kube-apiserver answers them with a 500."""
+    """Impersonation headers that name no user, which kube-apiserver rejects with a 500."""
 
 
 def requested(headers: CIMultiDictProxy[str] | Mapping[str, Any]) -> bool:
@@ -144,7 +144,7 @@ def _reference(kind: str, name: str, api_version: str, *, field_path: str = "") 
 
 
 def internal_error_text(request_uri: str, error: ImpersonationError) -> str:
-    """The plain-text body of kube-apiserver's ``responsewriters.InternalError``."""
+    """Build the plain-text body of kube-apiserver's ``responsewriters.InternalError``."""
     text = f"Internal Server Error: {errors.quote(request_uri)}: {error}"
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = text.replace(char, entity)

@@ -56,12 +56,12 @@ ServiceEndpoints = Mapping[tuple[str, str] | tuple[str, str, int], str]
 
 
 class CallError(Exception):
-    """A webhook that could not be called or answered with a malformed review."""
+    """A webhook that could not be called, or returned a malformed review."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """Where to send a review: the URL, the loopback address, and the TLS server name."""
+    """The destination of a review: its URL with the loopback address, and the TLS name."""
 
     url: str
     server_hostname: str
@@ -152,11 +152,11 @@ class Dispatcher:
         return warnings
 
     async def mutate(self, pending: admission.WebhooksPending) -> tuple[Object, list[str]]:
-        """Call the mutating webhooks one after another, each with the object the previous
-        ones patched; return the patched object and the warnings, or raise the first error.
+        """Call the mutating webhooks in order, each with the object the previous ones patched.
 
-        A webhook with ``reinvocationPolicy: IfNeeded`` is called once more when a later
-        webhook changed the object after it.
+        Return the patched object and the warnings, or raise the first error. A webhook
+        with ``reinvocationPolicy: IfNeeded`` is called once more when a later webhook
+        changed the object after it.
         """
         attributes = pending.attributes
         current = attributes.object
@@ -306,19 +306,20 @@ class Dispatcher:
         port = int(service.get("port") or 443)
         path = str(service.get("path") or "/")
         hostname = f"{name}.{namespace}.svc"
-        shown = f"https://{hostname}:{port}{path}?{query}"
+        service_url = f"https://{hostname}:{port}{path}?{query}"
         address = self.service_endpoints.get((namespace, name, port)) or self.service_endpoints.get(
             (namespace, name)
         )
         if address is None:
             raise CallError(
-                f"failed to call webhook: Post {_q(shown)}: service {errors.quote(name)} not found"
+                f"failed to call webhook: Post {_q(service_url)}: "
+                f"service {errors.quote(name)} not found"
             )
         host = address.rsplit(":", 1)[0].strip("[]")
         if not _loopback(host):
             raise CallError(
-                f"failed to call webhook: Post {_q(shown)}: the endpoint {address} of service "
-                f"{namespace}/{name} is not a loopback address"
+                f"failed to call webhook: Post {_q(service_url)}: the endpoint {address} of "
+                f"service {namespace}/{name} is not a loopback address"
             )
         return Target(f"https://{address}{path}?{query}", hostname)
 

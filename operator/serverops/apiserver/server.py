@@ -152,7 +152,7 @@ class LocalAPIServer:
         return f"{scheme}://{host}:{self.port}"
 
     def client_ssl_context(self) -> ssl.SSLContext | None:
-        """An SSL context that trusts the server's certificate; None for plain HTTP."""
+        """Return an SSL context that trusts the server's certificate; None for plain HTTP."""
         return self.certificate.client_context() if self.certificate is not None else None
 
     async def start(self) -> None:
@@ -199,8 +199,8 @@ class LocalAPIServer:
             transports = [c.transport for c in connections if c.transport is not None]
             await self._runner.cleanup()
             self._runner = None
-            # A closed TLS connection waits for the client's close_notify (for up to 30s)
-            # before its socket closes; abort them, so that no socket outlives the loop.
+            # A closed TLS connection keeps its socket until the client's close_notify
+            # arrives (up to 30 s). Aborting them keeps sockets from outliving the loop.
             for transport in transports:
                 transport.abort()
             await asyncio.sleep(0)  # let the aborts' callbacks run

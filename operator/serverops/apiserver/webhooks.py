@@ -2,11 +2,11 @@
 Which admission webhooks a write must be sent to.
 
 For each webhook of every Validating- or MutatingWebhookConfiguration, :func:`matching`
-applies the checks of kube-apiserver's ``ShouldCallHook`` in its order: the
-``namespaceSelector`` (against the labels of the object's namespace, or of the
-Namespace object itself; a cluster-scoped object other than a Namespace always
-matches), the ``objectSelector`` (against the labels of the new or the old object),
-then the ``rules``. A rule matches on operations, API groups, API versions, scope and
+applies the checks of kube-apiserver's ``ShouldCallHook`` in its order. The
+``namespaceSelector`` is matched against the labels of the object's namespace, or of
+the Namespace object itself, and a cluster-scoped object other than a Namespace always
+matches it. The ``objectSelector`` is matched against the labels of the new or the old
+object. Then come the ``rules``. A rule matches on operations, API groups, API versions, scope and
 resources, where ``*`` is every resource without subresources, ``*/*`` every resource
 and subresource, ``servers/*`` every subresource of servers and ``*/status`` the status
 of every resource. With ``matchPolicy: Equivalent`` (the default), a request also
@@ -60,8 +60,11 @@ def label_selector(selector: Mapping[str, Any] | None) -> selectors.LabelSelecto
     for expression in selector.get("matchExpressions") or ():
         operator = operators.get(expression.get("operator", ""))
         if operator is None:
-            # Validation rejects unknown operators, so only a stored oddity gets here.
-            logger.warning(f"Ignoring a label selector operator that is unknown: {expression}.")
+            # NOTE: configurations are not checked for selector operators, so a typo
+            # lands here; the requirement is skipped, which widens the selector.
+            logger.warning(
+                f"Skipping a label selector requirement with unknown operator: {expression}."
+            )
             continue
         values = frozenset(str(value) for value in expression.get("values") or ())
         requirements.append(selectors.Requirement(expression.get("key", ""), operator, values))
