@@ -84,6 +84,10 @@ class Environment:
         keepalive: float | None = None,
         metrics_port: int = 0,
         label: str = "operator",
+        profile: pathlib.Path | None = None,
+        shared_index_wait: bool = False,
+        settings: dict[str, Any] | None = None,
+        annotations: bool = False,
     ) -> processes.Operator:
         """Start an operator: for all namespaces locally, for ``namespace`` on a cluster."""
         operator = processes.Operator(
@@ -93,6 +97,10 @@ class Environment:
             extra_args=extra_args,
             keepalive=keepalive,
             metrics_port=metrics_port,
+            profile=profile,
+            shared_index_wait=shared_index_wait,
+            settings=settings,
+            annotations=annotations,
         )
         self.operators.append(operator)
         return operator

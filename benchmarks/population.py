@@ -189,7 +189,11 @@ async def clone(kube: Kube, template: Template, namespace: str, index: int, name
     for port in template.ports:
         status = _substitute({"status": port["status"]}, replacements)
         await kube.patch(
-            "ports", namespace, _substitute(port["metadata"]["name"], names), status, status=True
+            "ports",
+            namespace,
+            _substitute(port["metadata"]["name"], replacements),
+            status,
+            status=True,
         )
     await kube.patch(
         "servers",

@@ -145,8 +145,10 @@ class LocalAPIServer:
 class Operator:
     """``serverops run`` in a child process, ready once its ``/readyz`` answers.
 
-    ``keepalive`` shortens kopf's 10-minute cap on a handler's sleep, so that a short
-    window covers several of those cycles (see :mod:`benchmarks.launch`).
+    It starts through :mod:`benchmarks.launch`, whose benchmark-only changes to kopf
+    ``keepalive``, ``shared_index_wait``, ``settings`` and ``annotations`` turn on.
+    ``profile`` runs it under cProfile, which writes its statistics to that file when
+    the operator stops.
     """
 
     def __init__(
@@ -158,6 +160,10 @@ class Operator:
         extra_args: Sequence[str] = (),
         keepalive: float | None = None,
         metrics_port: int = 0,
+        profile: pathlib.Path | None = None,
+        shared_index_wait: bool = False,
+        settings: dict[str, Any] | None = None,
+        annotations: bool = False,
     ) -> None:
         self.health_port = free_port()
         self.metrics_port = metrics_port
@@ -166,15 +172,22 @@ class Operator:
         env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONPATH=path)
         if keepalive is not None:
             env["SERVEROPS_BENCH_KEEPALIVE"] = str(keepalive)
+        if shared_index_wait:
+            env["SERVEROPS_BENCH_SHARED_INDEX_WAIT"] = "1"
+        if settings:
+            env["SERVEROPS_BENCH_SETTINGS"] = orjson.dumps(settings).decode()
+        if annotations:
+            env["SERVEROPS_BENCH_STORAGE"] = "annotations"
         scope = [f"--namespace={namespace}"] if namespace else ["--all-namespaces"]
         command = [
             sys.executable,
+            *(["-m", "cProfile", "-o", str(profile)] if profile else []),
             "-m",
             "benchmarks.launch",
             "run",
             *scope,
             "--standalone",
-            "--log-format=plain",
+            "--log-format=full",
             f"--liveness=http://127.0.0.1:{self.health_port}/healthz",
             *([f"--metrics-port={metrics_port}"] if metrics_port else []),
             *extra_args,
@@ -196,6 +209,28 @@ class Operator:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
             return str(response.read().decode())
+
+    def handled(self) -> tuple[int, int, str]:
+        """Count kopf's log lines that say the creation handler of a Server
+        (``reconcile``) and of a Port (``status``) succeeded; return both counts and
+        the timestamp of the last such line.
+
+        After a start, kopf runs these handlers once for every object (the operator keeps
+        no record of earlier runs), so the counts reach the number of objects once every
+        object has been handled.
+        """
+        servers = ports = 0
+        last = ""
+        with self.child.log_path.open(errors="replace") as log:
+            for line in log:
+                if "Handler 'reconcile' succeeded" in line:
+                    servers += 1
+                elif "Handler 'status' succeeded" in line:
+                    ports += 1
+                else:
+                    continue
+                last = line[1:24]
+        return servers, ports, last
 
     def log_lines(self) -> list[str]:
         return self.child.log_path.read_text(errors="replace").splitlines()

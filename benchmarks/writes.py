@@ -63,7 +63,7 @@ class FlowResult:
         }
 
 
-async def _done_hard(kube: Kube, namespace: str, names: list[str]) -> bool:
+async def done_hard(kube: Kube, namespace: str, names: list[str]) -> bool:
     servers = {s["metadata"]["name"] for s in await kube.list("servers", namespace)}
     if servers & set(names):
         return False
@@ -86,7 +86,7 @@ async def _deleted_servers(kube: Kube, namespace: str, names: list[str]) -> dict
     }
 
 
-async def _done_soft(kube: Kube, namespace: str, names: list[str]) -> bool:
+async def done_soft(kube: Kube, namespace: str, names: list[str]) -> bool:
     servers = {s["metadata"]["name"] for s in await kube.list("servers", namespace)}
     if servers & set(names):
         return False
@@ -96,7 +96,7 @@ async def _done_soft(kube: Kube, namespace: str, names: list[str]) -> bool:
     )
 
 
-async def _done_restore(kube: Kube, namespace: str, names: list[str]) -> bool:
+async def done_restore(kube: Kube, namespace: str, names: list[str]) -> bool:
     if await _deleted_servers(kube, namespace, names):
         return False
     servers = {s["metadata"]["name"]: s for s in await kube.list("servers", namespace)}
@@ -109,10 +109,10 @@ async def _done_restore(kube: Kube, namespace: str, names: list[str]) -> bool:
     return True
 
 
-async def _done_purge(kube: Kube, namespace: str, names: list[str]) -> bool:
+async def done_purge(kube: Kube, namespace: str, names: list[str]) -> bool:
     if await _deleted_servers(kube, namespace, names):
         return False
-    return await _done_hard(kube, namespace, names)
+    return await done_hard(kube, namespace, names)
 
 
 async def _measure(
@@ -175,7 +175,7 @@ async def measure_flows(env: Environment, *, count: int = 10) -> list[FlowResult
             flow="hard delete",
             names=groups["hard"],
             act=lambda: delete_servers(groups["hard"]),
-            done=_done_hard,
+            done=done_hard,
             own_writes={"modify servers": 1},
         )
     )
@@ -188,7 +188,7 @@ async def measure_flows(env: Environment, *, count: int = 10) -> list[FlowResult
             flow="soft delete",
             names=groups["soft"],
             act=lambda: delete_servers(groups["soft"]),
-            done=_done_soft,
+            done=done_soft,
             own_writes={"modify servers": 1},
         )
     )
@@ -211,14 +211,14 @@ async def measure_flows(env: Environment, *, count: int = 10) -> list[FlowResult
             flow="restore",
             names=groups["soft"],
             act=request_restore,
-            done=_done_restore,
+            done=done_restore,
             own_writes={"modify deletedservers": 1},
         )
     )
 
     await delete_servers(groups["purge"])
     await population.wait_for(
-        lambda: _done_soft(kube, namespace, groups["purge"]), timeout=60, what="soft deletes"
+        lambda: done_soft(kube, namespace, groups["purge"]), timeout=60, what="soft deletes"
     )
     await env.quiesce()
 
@@ -239,7 +239,7 @@ async def measure_flows(env: Environment, *, count: int = 10) -> list[FlowResult
             flow="purge",
             names=groups["purge"],
             act=force_delete,
-            done=_done_purge,
+            done=done_purge,
             own_writes={"modify deletedservers": 1},
         )
     )
@@ -251,7 +251,7 @@ async def measure_flows(env: Environment, *, count: int = 10) -> list[FlowResult
     await env.quiesce()
     await delete_servers(groups["rec"])
     await population.wait_for(
-        lambda: _done_soft(kube, namespace, groups["rec"]), timeout=60, what="soft deletes"
+        lambda: done_soft(kube, namespace, groups["rec"]), timeout=60, what="soft deletes"
     )
     await env.quiesce(quiet=0.5)
 
@@ -266,7 +266,7 @@ async def measure_flows(env: Environment, *, count: int = 10) -> list[FlowResult
             flow="reclaim",
             names=groups["rec"],
             act=nothing,
-            done=_done_purge,
+            done=done_purge,
             own_writes={},
         )
     )
