@@ -586,3 +586,47 @@ async def test_validating_webhook_may_not_patch(api: API, webhook: WebhookServer
     )
     assert status == 500
     assert body["message"].endswith("validating webhook may not return response.patch")
+
+
+def _two_version_crd() -> dict[str, Any]:
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.golden.example.com"},
+        "spec": {
+            "group": "golden.example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {"name": "v1", "served": True, "storage": True, "schema": schema},
+                {"name": "v2", "served": True, "storage": False, "schema": schema},
+            ],
+        },
+    }
+
+
+@pytest.mark.parametrize("policy", ["Equivalent", "Exact"])
+async def test_match_policy(
+    api: API, webhook: WebhookServer, policy: str, tmp_path: pathlib.Path
+) -> None:
+    cluster = api.server.cluster
+    assert cluster is not None
+    crd = tmp_path / "gadgets.json"
+    crd.write_text(json.dumps(_two_version_crd()))
+    await cluster.apply_crd_files([crd])
+    rule = {**WIDGET_RULE, "apiVersions": ["v1"], "resources": ["gadgets"]}
+    await install_for(api, webhook, rules=[rule], matchPolicy=policy)
+
+    body = {"apiVersion": "golden.example.com/v2", "kind": "Gadget", "metadata": {"name": "g"}}
+    status, _ = await api.request(
+        "POST", "/apis/golden.example.com/v2/namespaces/default/gadgets", body
+    )
+    assert status == 201
+    if policy == "Exact":
+        assert webhook.reviews == []
+        return
+    request = webhook.reviews[0]["request"]
+    assert request["kind"] == {"group": "golden.example.com", "version": "v1", "kind": "Gadget"}
+    assert request["requestKind"]["version"] == "v2"
+    assert request["object"]["apiVersion"] == "golden.example.com/v1"
