@@ -88,16 +88,8 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
     takes over the ports of its DeletedServer, then finishes the restore.
     """
     server = ref_of(body)
-    status: dict[str, Any] = dict(body.status)
-    previous = [PortRecord.from_status(entry) for entry in status.get("ports", [])]
-
-    # A restore that an earlier run finished, but whose mark a crash left behind.
-    source = await restoring.source_of(server=body, runtime=runtime)
-    if source is None and constants.ANNOTATION_RESTORED_FROM in body.metadata.annotations:
-        await restoring.forget_origin(server=body, runtime=runtime)
+    source, previous = await _restore_source(body=body, runtime=runtime)
     adopt_from = str(source["spec"]["originalUID"]) if source is not None else ""
-    if source is not None and not previous:
-        previous = [PortRecord.from_status(entry) for entry in source["spec"].get("ports", [])]
 
     # A spec the schema should have refused still gets a clear ERROR, never a guess.
     try:
@@ -114,22 +106,9 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
         return
 
     # Ports first, as Nova allocates the network before it spawns the guest.
-    ports: list[PortRecord] = []
-    problem: PortError | None = None
-    for item in wanted:
-        try:
-            if item.origin == constants.ORIGIN_CREATED:
-                record = await runtime.network.create_port(
-                    server, name=item.name, network=item.network, adopt_from=adopt_from
-                )
-            else:
-                record = await runtime.network.attach_port(
-                    server, name=item.name, adopt_from=adopt_from
-                )
-        except PortError as error:
-            problem = problem or error
-            continue
-        ports.append(record)
+    ports, problem = await _provide_ports(
+        server=server, wanted=wanted, adopt_from=adopt_from, runtime=runtime
+    )
 
     # Ports that the spec no longer lists are released as a deletion would release them.
     kept = {record.name for record in ports}
@@ -139,17 +118,9 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
                 await _release(server=server, port=record, runtime=runtime)
 
     if problem is not None:
-        already_reported = _ready_reason(status) == problem.reason
-        await _write_status(
-            body=body,
-            runtime=runtime,
-            state=constants.STATUS_ERROR,
-            ports=ports,
-            ready=(False, problem.reason, str(problem)),
+        await _report_problem(
+            body=body, runtime=runtime, ports=ports, problem=problem, logger=logger
         )
-        if not already_reported:
-            kopf.warn(body, reason=problem.reason, message=str(problem))
-            logger.warning(f"Server {server} is in ERROR: {problem}")
         if source is not None:
             await restoring.finish(server=body, deleted=source, runtime=runtime, logger=logger)
 
@@ -162,22 +133,18 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
         image=str(body.spec.get("image")),
         restored_from=adopt_from,
     )
-    if instance.state is PowerState.BUILDING:
-        await _write_status(
-            body=body,
-            runtime=runtime,
-            state=constants.STATUS_BUILD,
-            ports=ports,
-            ready=(False, constants.REASON_BUILDING, f"Server {server} is booting."),
-        )
-    else:
-        await _write_status(
-            body=body,
-            runtime=runtime,
-            state=constants.STATUS_ACTIVE,
-            ports=ports,
-            ready=(True, constants.REASON_ACTIVE, f"Server {server} is running."),
-        )
+    building = instance.state is PowerState.BUILDING
+    await _write_status(
+        body=body,
+        runtime=runtime,
+        state=constants.STATUS_BUILD if building else constants.STATUS_ACTIVE,
+        ports=ports,
+        ready=(
+            (False, constants.REASON_BUILDING, f"Server {server} is booting.")
+            if building
+            else (True, constants.REASON_ACTIVE, f"Server {server} is running.")
+        ),
+    )
     if source is not None:
         await restoring.finish(server=body, deleted=source, runtime=runtime, logger=logger)
 
@@ -200,6 +167,67 @@ async def check_build(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger)
         ready=(True, constants.REASON_ACTIVE, f"Server {server} is running."),
     )
     logger.info(f"Server {server} is ACTIVE.")
+
+
+async def _restore_source(
+    *, body: kopf.Body, runtime: Runtime
+) -> tuple[dict[str, Any] | None, list[PortRecord]]:
+    """Return the DeletedServer a restore is taking the ports from, if one is under way,
+    and the ports the server had: its own records, or the DeletedServer's."""
+    previous = [PortRecord.from_status(entry) for entry in body.status.get("ports", [])]
+    source = await restoring.source_of(server=body, runtime=runtime)
+
+    # A restore that an earlier run finished, but whose mark a crash left behind.
+    if source is None and constants.ANNOTATION_RESTORED_FROM in body.metadata.annotations:
+        await restoring.forget_origin(server=body, runtime=runtime)
+    if source is not None and not previous:
+        previous = [PortRecord.from_status(entry) for entry in source["spec"].get("ports", [])]
+    return source, previous
+
+
+async def _report_problem(
+    *,
+    body: kopf.Body,
+    runtime: Runtime,
+    ports: list[PortRecord],
+    problem: PortError,
+    logger: kopf.Logger,
+) -> None:
+    """Put the server in ERROR for a port problem; post one Warning when it starts."""
+    already_reported = _ready_reason(dict(body.status)) == problem.reason
+    await _write_status(
+        body=body,
+        runtime=runtime,
+        state=constants.STATUS_ERROR,
+        ports=ports,
+        ready=(False, problem.reason, str(problem)),
+    )
+    if not already_reported:
+        kopf.warn(body, reason=problem.reason, message=str(problem))
+        logger.warning(f"Server {ref_of(body)} is in ERROR: {problem}")
+
+
+async def _provide_ports(
+    *, server: ServerRef, wanted: list[WantedPort], adopt_from: str, runtime: Runtime
+) -> tuple[list[PortRecord], PortError | None]:
+    """Create or attach every wanted port; return those in place and the first problem."""
+    ports: list[PortRecord] = []
+    problem: PortError | None = None
+    for item in wanted:
+        try:
+            if item.origin == constants.ORIGIN_CREATED:
+                record = await runtime.network.create_port(
+                    server, name=item.name, network=item.network, adopt_from=adopt_from
+                )
+            else:
+                record = await runtime.network.attach_port(
+                    server, name=item.name, adopt_from=adopt_from
+                )
+        except PortError as error:
+            problem = problem or error
+            continue
+        ports.append(record)
+    return ports, problem
 
 
 async def _release(*, server: ServerRef, port: PortRecord, runtime: Runtime) -> None:

@@ -30,126 +30,129 @@ _LOG_FORMATS = {
 }
 
 
+# The flags shared by run and dev: the operator's settings and logging.
+_OPERATOR_OPTIONS = [
+    click.option(
+        "--local-boot-seconds",
+        type=float,
+        default=0.0,
+        show_default=True,
+        envvar="SERVEROPS_LOCAL_BOOT_SECONDS",
+        help="Seconds the local compute driver takes to boot a server (BUILD until then).",
+    ),
+    click.option(
+        "--reclaim-interval",
+        default="0",
+        show_default=True,
+        envvar="SERVEROPS_RECLAIM_INTERVAL",
+        help=(
+            "How long a deleted server stays restorable when it has no "
+            "compute.serverops.io/reclaim-interval annotation: whole seconds (3600) or a "
+            "duration (90s, 15m, 1h30m, 2d); 0 deletes at once."
+        ),
+    ),
+    click.option(
+        "--retry-delay",
+        type=float,
+        default=2.0,
+        show_default=True,
+        envvar="SERVEROPS_RETRY_DELAY",
+        help="Seconds before retrying a step that failed on a transient API error.",
+    ),
+    click.option(
+        "--admin-group",
+        "admin_groups",
+        multiple=True,
+        envvar="SERVEROPS_ADMIN_GROUPS",
+        help=(
+            "A group whose members may delete, restore or force-delete a locked server; "
+            "repeat for more (the variable takes a comma-separated list). system:masters "
+            "is always one."
+        ),
+    ),
+    click.option(
+        "--approval-key-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+        envvar="SERVEROPS_APPROVAL_KEY_FILE",
+        help=(
+            "A file with the secret that signs administrators' deletion approvals; all "
+            "replicas need the same one. Without it, each process makes its own."
+        ),
+    ),
+    click.option(
+        "--webhook-port",
+        type=int,
+        default=0,
+        show_default=True,
+        envvar="SERVEROPS_WEBHOOK_PORT",
+        help="Serve the admission webhooks over HTTPS on this port; 0 serves none.",
+    ),
+    click.option(
+        "--webhook-address",
+        default="127.0.0.1",
+        show_default=True,
+        envvar="SERVEROPS_WEBHOOK_ADDRESS",
+        help="The address the webhook server listens on (0.0.0.0 in a pod).",
+    ),
+    click.option(
+        "--webhook-host",
+        default="",
+        envvar="SERVEROPS_WEBHOOK_HOST",
+        help="The name the API server calls the webhooks at; defaults to the address.",
+    ),
+    click.option(
+        "--webhook-cert-file",
+        default="",
+        envvar="SERVEROPS_WEBHOOK_CERT_FILE",
+        help="The webhook's TLS certificate (PEM); without it a self-signed one is made.",
+    ),
+    click.option(
+        "--webhook-key-file",
+        default="",
+        envvar="SERVEROPS_WEBHOOK_KEY_FILE",
+        help="The private key of the webhook's certificate (PEM).",
+    ),
+    click.option(
+        "--webhook-configure",
+        is_flag=True,
+        envvar="SERVEROPS_WEBHOOK_CONFIGURE",
+        help=(
+            "Install the webhook configurations pointing at this process, with its CA "
+            "bundle. For local runs; in a cluster the chart installs them."
+        ),
+    ),
+    click.option(
+        "--metrics-port",
+        type=int,
+        default=0,
+        show_default=True,
+        envvar="SERVEROPS_METRICS_PORT",
+        help="Serve Prometheus metrics at /metrics on this port; 0 serves none.",
+    ),
+    click.option(
+        "--metrics-address",
+        default="127.0.0.1",
+        show_default=True,
+        envvar="SERVEROPS_METRICS_ADDRESS",
+        help="The address the metrics endpoint listens on (0.0.0.0 in a pod).",
+    ),
+    click.option("-v", "--verbose", is_flag=True, help="Log at INFO level and above."),
+    click.option("-d", "--debug", is_flag=True, help="Log at DEBUG level and above."),
+    click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors."),
+    click.option(
+        "--log-format",
+        type=click.Choice(sorted(_LOG_FORMATS)),
+        default="full",
+        show_default=True,
+        envvar="SERVEROPS_LOG_FORMAT",
+        help="Log line format; json gives one object per line with the object reference.",
+    ),
+]
+
+
 def _operator_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the flags shared by ``run`` and ``dev``: the operator's settings and logging."""
-    options = [
-        click.option(
-            "--local-boot-seconds",
-            type=float,
-            default=0.0,
-            show_default=True,
-            envvar="SERVEROPS_LOCAL_BOOT_SECONDS",
-            help="Seconds the local compute driver takes to boot a server (BUILD until then).",
-        ),
-        click.option(
-            "--reclaim-interval",
-            default="0",
-            show_default=True,
-            envvar="SERVEROPS_RECLAIM_INTERVAL",
-            help=(
-                "How long a deleted server stays restorable when it has no "
-                "compute.serverops.io/reclaim-interval annotation: whole seconds (3600) or a "
-                "duration (90s, 15m, 1h30m, 2d); 0 deletes at once."
-            ),
-        ),
-        click.option(
-            "--retry-delay",
-            type=float,
-            default=2.0,
-            show_default=True,
-            envvar="SERVEROPS_RETRY_DELAY",
-            help="Seconds before retrying a step that failed on a transient API error.",
-        ),
-        click.option(
-            "--admin-group",
-            "admin_groups",
-            multiple=True,
-            envvar="SERVEROPS_ADMIN_GROUPS",
-            help=(
-                "A group whose members may delete, restore or force-delete a locked server; "
-                "repeat for more (the variable takes a comma-separated list). system:masters "
-                "is always one."
-            ),
-        ),
-        click.option(
-            "--approval-key-file",
-            type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
-            envvar="SERVEROPS_APPROVAL_KEY_FILE",
-            help=(
-                "A file with the secret that signs administrators' deletion approvals; all "
-                "replicas need the same one. Without it, each process makes its own."
-            ),
-        ),
-        click.option(
-            "--webhook-port",
-            type=int,
-            default=0,
-            show_default=True,
-            envvar="SERVEROPS_WEBHOOK_PORT",
-            help="Serve the admission webhooks over HTTPS on this port; 0 serves none.",
-        ),
-        click.option(
-            "--webhook-address",
-            default="127.0.0.1",
-            show_default=True,
-            envvar="SERVEROPS_WEBHOOK_ADDRESS",
-            help="The address the webhook server listens on (0.0.0.0 in a pod).",
-        ),
-        click.option(
-            "--webhook-host",
-            default="",
-            envvar="SERVEROPS_WEBHOOK_HOST",
-            help="The name the API server calls the webhooks at; defaults to the address.",
-        ),
-        click.option(
-            "--webhook-cert-file",
-            default="",
-            envvar="SERVEROPS_WEBHOOK_CERT_FILE",
-            help="The webhook's TLS certificate (PEM); without it a self-signed one is made.",
-        ),
-        click.option(
-            "--webhook-key-file",
-            default="",
-            envvar="SERVEROPS_WEBHOOK_KEY_FILE",
-            help="The private key of the webhook's certificate (PEM).",
-        ),
-        click.option(
-            "--webhook-configure",
-            is_flag=True,
-            envvar="SERVEROPS_WEBHOOK_CONFIGURE",
-            help=(
-                "Install the webhook configurations pointing at this process, with its CA "
-                "bundle. For local runs; in a cluster the chart installs them."
-            ),
-        ),
-        click.option(
-            "--metrics-port",
-            type=int,
-            default=0,
-            show_default=True,
-            envvar="SERVEROPS_METRICS_PORT",
-            help="Serve Prometheus metrics at /metrics on this port; 0 serves none.",
-        ),
-        click.option(
-            "--metrics-address",
-            default="127.0.0.1",
-            show_default=True,
-            envvar="SERVEROPS_METRICS_ADDRESS",
-            help="The address the metrics endpoint listens on (0.0.0.0 in a pod).",
-        ),
-        click.option("-v", "--verbose", is_flag=True, help="Log at INFO level and above."),
-        click.option("-d", "--debug", is_flag=True, help="Log at DEBUG level and above."),
-        click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors."),
-        click.option(
-            "--log-format",
-            type=click.Choice(sorted(_LOG_FORMATS)),
-            default="full",
-            show_default=True,
-            envvar="SERVEROPS_LOG_FORMAT",
-            help="Log line format; json gives one object per line with the object reference.",
-        ),
-    ]
-    for option in reversed(options):
+    for option in reversed(_OPERATOR_OPTIONS):
         command = option(command)
     return command
 

@@ -48,26 +48,8 @@ async def begin(
 
     # Nova checks the lock when the request arrives. A lock set after the deletion has
     # begun does not stop it: a half-freed server is of no use to anyone.
-    override = approved_override(body, runtime) if body.spec.get("locked") else None
-    if override is not None and not started:
-        message = (
-            f"Deletion of locked server {server} goes ahead: the administrator "
-            f"{override.user} approved it at {softdeleting.format_time(override.at)}."
-        )
-        kopf.warn(body, reason=constants.REASON_LOCK_OVERRIDDEN, message=message)
-        logger.warning(message)
-    elif body.spec.get("locked") and not started:
-        message = held_message(server, body.spec.get("lockedReason"))
-        await hold(
-            body=body,
-            runtime=runtime,
-            reason=constants.REASON_LOCKED,
-            message=message,
-            logger=logger,
-        )
-
-        # An unlock is an event on the server, so the deletion resumes at once.
-        raise kopf.TemporaryError(message, delay=storages.UNTIL_NEXT_EVENT)
+    if body.spec.get("locked") and not started:
+        await _check_lock(body=body, runtime=runtime, logger=logger)
 
     if started and not is_blocked(status):
         return
@@ -100,6 +82,28 @@ async def begin(
             body, reason=constants.REASON_DELETING, message=f"Server {server} is being deleted."
         )
         logger.info(f"Deleting server {server}.")
+
+
+async def _check_lock(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
+    """Hold a locked server's deletion, unless an administrator's approval covers it."""
+    server = ref_of(body)
+    override = approved_override(body, runtime)
+    if override is not None:
+        message = (
+            f"Deletion of locked server {server} goes ahead: the administrator "
+            f"{override.user} approved it at {softdeleting.format_time(override.at)}."
+        )
+        kopf.warn(body, reason=constants.REASON_LOCK_OVERRIDDEN, message=message)
+        logger.warning(message)
+        return
+
+    message = held_message(server, body.spec.get("lockedReason"))
+    await hold(
+        body=body, runtime=runtime, reason=constants.REASON_LOCKED, message=message, logger=logger
+    )
+
+    # An unlock is an event on the server, so the deletion resumes at once.
+    raise kopf.TemporaryError(message, delay=storages.UNTIL_NEXT_EVENT)
 
 
 async def free(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:

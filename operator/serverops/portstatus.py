@@ -33,38 +33,13 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
         network=network, mac=mac, by_other_than=str(body.metadata.uid)
     )
 
-    generation = body.metadata.get("generation")
-    listed = list(status.get("conditions", []))
-    message = ""
-    if holder:
-        message = (
-            f"MAC address {mac} is already used by port {holder} on network {network}; "
-            f"set another spec.macAddress or remove it to get one assigned."
-        )
-        wanted: dict[str, Any] = {
-            "status": constants.PORT_ERROR,
-            "conditions": conditions.with_condition(
-                listed,
-                kind=constants.CONDITION_READY,
-                status=False,
-                reason=constants.REASON_MAC_IN_USE,
-                message=message,
-                generation=generation,
-            ),
-        }
-    else:
-        wanted = {
-            "status": constants.PORT_DOWN,
-            "macAddress": mac,
-            "conditions": conditions.with_condition(
-                listed,
-                kind=constants.CONDITION_READY,
-                status=True,
-                reason=constants.REASON_UNBOUND,
-                message="Not bound to any server; free to attach.",
-                generation=generation,
-            ),
-        }
+    message = (
+        f"MAC address {mac} is already used by port {holder} on network {network}; "
+        f"set another spec.macAddress or remove it to get one assigned."
+        if holder
+        else ""
+    )
+    wanted = _wanted_status(body=body, mac=mac, problem=message)
     if all(status.get(key) == value for key, value in wanted.items()):
         return
 
@@ -97,3 +72,33 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
         logger.warning(f"Port {name} is in ERROR: {message}")
     else:
         logger.info(f"Port {name} is DOWN with MAC address {mac}.")
+
+
+def _wanted_status(*, body: kopf.Body, mac: str, problem: str) -> dict[str, Any]:
+    """Return the status fields of an unbound port: DOWN with its MAC, or ERROR."""
+    listed = list(body.status.get("conditions", []))
+    generation = body.metadata.get("generation")
+    if problem:
+        return {
+            "status": constants.PORT_ERROR,
+            "conditions": conditions.with_condition(
+                listed,
+                kind=constants.CONDITION_READY,
+                status=False,
+                reason=constants.REASON_MAC_IN_USE,
+                message=problem,
+                generation=generation,
+            ),
+        }
+    return {
+        "status": constants.PORT_DOWN,
+        "macAddress": mac,
+        "conditions": conditions.with_condition(
+            listed,
+            kind=constants.CONDITION_READY,
+            status=True,
+            reason=constants.REASON_UNBOUND,
+            message="Not bound to any server; free to attach.",
+            generation=generation,
+        ),
+    }

@@ -50,35 +50,8 @@ async def purge(
                 delay=runtime.config.retry_delay,
             )
 
-    # Nova's forceDelete checks the lock; its reclaim does not. A force delete of a
-    # locked server's record is therefore held until an unlock or the reclaim time.
-    reclaim_at = softdeleting.parse_time(str(body.spec["reclaimAt"]))
-    remaining = (reclaim_at - runtime.clock()).total_seconds()
-    server_spec = dict(body.spec.get("server") or {})
-    purging = status.get("taskState") == constants.TASK_DELETING
-    override = deleting.approved_override(body, runtime) if server_spec.get("locked") else None
-    if override is not None and not purging:
-        message = (
-            f"Purge of DeletedServer {record}, whose server was locked, goes ahead: the "
-            f"administrator {override.user} approved it."
-        )
-        kopf.warn(body, reason=constants.REASON_LOCK_OVERRIDDEN, message=message)
-        logger.warning(message)
-    elif server_spec.get("locked") and remaining > 0 and not purging:
-        reason = server_spec.get("lockedReason")
-        message = (
-            f"Purge of DeletedServer {record} is held because the server was locked"
-            f"{': ' + str(reason).rstrip('.') if reason else ''}. It runs at the reclaim time "
-            f"{body.spec['reclaimAt']}, or when spec.server.locked is set to false."
-        )
-        await deleting.hold(
-            body=body,
-            runtime=runtime,
-            reason=constants.REASON_LOCKED,
-            message=message,
-            logger=logger,
-        )
-        raise kopf.TemporaryError(message, delay=remaining)
+    if status.get("taskState") != constants.TASK_DELETING:
+        await _check_lock(body=body, runtime=runtime, logger=logger)
 
     # kopf writes this with the finalizer's release, or while a port is waited for.
     patch.status["taskState"] = constants.TASK_DELETING
@@ -94,20 +67,7 @@ async def purge(
     server = original_of(body)
     await runtime.compute.destroy(server)
 
-    ports: dict[str, PortRecord] = {}
-    for entry in body.spec.get("ports", []):
-        port = PortRecord.from_status(entry)
-        ports[port.name] = port
-    for port in runtime.network.known_ports(server):
-        ports.setdefault(port.name, port)
-
-    # A port that another server holds by now (a restore, or a user's re-attach after a
-    # detach) is not this record's any more.
-    ours = [
-        port
-        for port in ports.values()
-        if runtime.network.holder_of(server, port) in (None, "", server.uid)
-    ]
+    ours = _ports_of_record(body=body, server=server, runtime=runtime)
     await deleting.free_ports(server=server, ports=ours, runtime=runtime)
     deleting.observe_release(body, runtime=runtime, flow="purge", outcome="purged")
 
@@ -163,6 +123,61 @@ async def reclaim_when_due(
         metrics.RECLAIM_DELAY_SECONDS.observe(max(late, 0.0))
         logger.info(f"Reclaiming DeletedServer {record}, {late:.1f}s after its reclaim time.")
         return
+
+
+async def _check_lock(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
+    """Hold the purge of a locked server's record, unless an administrator approved it.
+
+    Nova's forceDelete checks the lock; its reclaim does not. A force delete of a locked
+    server's record is therefore held until an unlock or the reclaim time.
+    """
+    record = f"{body.metadata.namespace}/{body.metadata.name}"
+    server_spec = dict(body.spec.get("server") or {})
+    if not server_spec.get("locked"):
+        return
+
+    override = deleting.approved_override(body, runtime)
+    if override is not None:
+        message = (
+            f"Purge of DeletedServer {record}, whose server was locked, goes ahead: the "
+            f"administrator {override.user} approved it."
+        )
+        kopf.warn(body, reason=constants.REASON_LOCK_OVERRIDDEN, message=message)
+        logger.warning(message)
+        return
+
+    reclaim_at = softdeleting.parse_time(str(body.spec["reclaimAt"]))
+    remaining = (reclaim_at - runtime.clock()).total_seconds()
+    if remaining <= 0:
+        return
+    reason = server_spec.get("lockedReason")
+    message = (
+        f"Purge of DeletedServer {record} is held because the server was locked"
+        f"{': ' + str(reason).rstrip('.') if reason else ''}. It runs at the reclaim time "
+        f"{body.spec['reclaimAt']}, or when spec.server.locked is set to false."
+    )
+    await deleting.hold(
+        body=body, runtime=runtime, reason=constants.REASON_LOCKED, message=message, logger=logger
+    )
+    raise kopf.TemporaryError(message, delay=remaining)
+
+
+def _ports_of_record(*, body: kopf.Body, server: ServerRef, runtime: Runtime) -> list[PortRecord]:
+    """List the record's ports that are still its own to free."""
+    ports: dict[str, PortRecord] = {}
+    for entry in body.spec.get("ports", []):
+        port = PortRecord.from_status(entry)
+        ports[port.name] = port
+    for port in runtime.network.known_ports(server):
+        ports.setdefault(port.name, port)
+
+    # A port that another server holds by now (a restore, or a user's re-attach after a
+    # detach) is not this record's any more.
+    return [
+        port
+        for port in ports.values()
+        if runtime.network.holder_of(server, port) in (None, "", server.uid)
+    ]
 
 
 async def _restore_in_progress(*, body: kopf.Body, runtime: Runtime) -> bool:
