@@ -267,9 +267,37 @@ def run(
     required=True,
     help="Where to write a kubeconfig that points at the server.",
 )
-def apiserver(host: str, port: int, kubeconfig: pathlib.Path) -> None:
+@click.option(
+    "--token-auth-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help='Authenticate bearer tokens from this CSV file (token,user,uid,"group1,group2"), '
+    "as kube-apiserver does; the server then serves HTTPS. Without it, everyone is an admin.",
+)
+@click.option(
+    "--authorization-mode",
+    type=click.Choice(["AlwaysAllow", "RBAC"]),
+    default="AlwaysAllow",
+    show_default=True,
+    help="RBAC evaluates Roles, ClusterRoles and their bindings for every request.",
+)
+def apiserver(
+    host: str,
+    port: int,
+    kubeconfig: pathlib.Path,
+    token_auth_file: pathlib.Path | None,
+    authorization_mode: str,
+) -> None:
     """Run only the local in-memory Kubernetes API server, with the CRDs installed."""
-    asyncio.run(_serve_apiserver(host=host, port=port, kubeconfig=kubeconfig))
+    asyncio.run(
+        _serve_apiserver(
+            host=host,
+            port=port,
+            kubeconfig=kubeconfig,
+            token_file=token_auth_file,
+            authorization=authorization_mode,
+        )
+    )
 
 
 @main.command()
@@ -353,10 +381,23 @@ def _configure(options: dict[str, Any]) -> OperatorConfig:
         raise click.BadParameter(str(error)) from error
 
 
-async def _serve_apiserver(*, host: str, port: int, kubeconfig: pathlib.Path) -> None:
+async def _serve_apiserver(
+    *,
+    host: str,
+    port: int,
+    kubeconfig: pathlib.Path,
+    token_file: pathlib.Path | None,
+    authorization: str,
+) -> None:
     from serverops.apiserver import LocalAPIServer
 
-    server = LocalAPIServer(host=host, port=port, crd_paths=definitions.crd_paths())
+    server = LocalAPIServer(
+        host=host,
+        port=port,
+        crd_paths=definitions.crd_paths(),
+        token_file=token_file,
+        authorization=authorization,
+    )
     await server.start()
     try:
         server.write_kubeconfig(kubeconfig)
