@@ -107,8 +107,24 @@ def check_deleted_server(
     old: Mapping[str, Any] | None,
     userinfo: Mapping[str, Any],
     admin_groups: Collection[str],
+    live_server: Callable[[str], bool],
 ) -> None:
-    """Reject a non-administrator's restore of a locked server's record with 409 Conflict."""
+    """Check a DeletedServer: its record never changes, it names a deleted server, and a
+    non-administrator's restore of a locked server's record is a 409 Conflict."""
+    spec = new.get("spec") or {}
+    if old is not None and (old.get("spec") or {}) != spec:
+        raise kopf.AdmissionError(
+            "spec: Forbidden: a DeletedServer's spec is the record of a deleted server and "
+            "cannot change; restore the server and change the Server instead.",
+            code=INVALID,
+        )
+    if old is None and live_server(str(spec.get("originalUID", ""))):
+        raise kopf.AdmissionError(
+            f"spec.originalUID: Invalid value: {spec.get('originalUID')!r}: that server "
+            f"exists and is not being deleted; only the operator records deleted servers.",
+            code=INVALID,
+        )
+
     requested = _annotations(new).get(constants.ANNOTATION_RESTORE)
     before = _annotations(old).get(constants.ANNOTATION_RESTORE)
     server = (new.get("spec") or {}).get("server") or {}
@@ -284,13 +300,13 @@ def _locked_message(body: Mapping[str, Any], *, action: str, admin_groups: Colle
     if body.get("kind") == "DeletedServer":
         name = f"{metadata.get('namespace')}/{spec.get('originalName')}"
         reason = (spec.get("server") or {}).get("lockedReason")
-        unlock = "set spec.server.locked to false on the DeletedServer"
+        unlock = f"ask an administrator, or wait for its reclaim at {spec.get('reclaimAt')}"
     else:
         name = f"{metadata.get('namespace')}/{metadata.get('name')}"
         reason = spec.get("lockedReason")
-        unlock = "unlock it (spec.locked: false)"
+        unlock = "unlock it (spec.locked: false) first"
     because = f": {str(reason).rstrip('.')}" if reason else " (no reason given)"
     return (
         f"Server {name} is locked{because}. It cannot be {action} except by an administrator "
-        f"(a member of {', '.join(sorted(admin_groups))}); {unlock} first."
+        f"(a member of {', '.join(sorted(admin_groups))}); {unlock}."
     )

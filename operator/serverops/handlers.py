@@ -50,6 +50,7 @@ async def start(
     ports_by_server: ports.PortsByServer = kwargs["ports_by_server"]
     ports_by_mac: ports.PortsByMac = kwargs["ports_by_mac"]
     ports_by_name: ports.PortsByName = kwargs["ports_by_name"]
+    servers_by_uid: kopf.Index[str, bool] = kwargs["servers_by_uid"]
     config: OperatorConfig = memo[CONFIG_KEY]
     progress = settings.persistence.progress_storage
     diffbase = settings.persistence.diffbase_storage
@@ -72,6 +73,7 @@ async def start(
         ),
         progress=progress,
         diffbase=diffbase,
+        live_servers=lambda uid: not all(servers_by_uid.get(uid, [True])),
     )
     logger.info(f"serverops is starting with {config}.")
 
@@ -190,6 +192,12 @@ async def reconcile_port(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, 
     shared = runtime.of(memo)
     with _retrying(shared):
         await portstatus.reconcile(body=body, runtime=shared, logger=logger)
+
+
+@kopf.index(*SERVERS)
+def servers_by_uid(uid: str, meta: kopf.Meta, **_: Any) -> dict[str, bool]:
+    """Index each Server under its uid, with whether its deletion has begun."""
+    return {uid: bool(meta.get("deletionTimestamp"))}
 
 
 @kopf.index(*SERVERS)

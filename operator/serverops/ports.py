@@ -11,7 +11,7 @@ The two indexes are filled by kopf from the watch on ports, so lookups cost no r
 import dataclasses
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -45,6 +45,9 @@ class PortEntry:
     mac_address: str
     holder: str = ""
     """The uid of the server the port is bound to; empty when unbound."""
+    creator: str = ""
+    """The uid of the server the operator created the port for; empty for a user's port."""
+    resource_version: str = ""
 
     def to_record(self) -> PortRecord:
         return PortRecord(
@@ -86,6 +89,8 @@ def entry_of(body: kopf.Body) -> PortEntry:
         network=str(body.spec.get("network", "")),
         mac_address=str(body.status.get("macAddress", "")),
         holder=str((body.status.get("server") or {}).get("uid", "")),
+        creator=str(labels.get(constants.LABEL_SERVER_UID, "")),
+        resource_version=str(body.metadata.get("resourceVersion", "")),
     )
 
 
@@ -249,15 +254,35 @@ class KubernetesPorts:
         )
 
     async def delete_port(self, server: ServerRef, port: PortRecord) -> bool:
+        entry = await self._current(server.namespace, port.name)
+        if entry is None or (port.uid and entry.uid != port.uid):
+            # Gone, or the name belongs to a newer port: the one this server had is gone.
+            return True
+
+        # Only a port made for this server, and bound to it or to nothing, is deleted. A
+        # record that lists someone else's port (a hand-made DeletedServer, say) frees
+        # nothing of theirs.
+        owned = entry.origin == constants.ORIGIN_CREATED and (
+            entry.holder == server.uid or (not entry.holder and entry.creator == server.uid)
+        )
+        if not owned:
+            logger.warning(
+                f"Left port {server.namespace}/{port.name} alone: it is not a port created for "
+                f"server {server} (created for {entry.creator or 'nobody'}, bound to "
+                f"{entry.holder or 'nothing'})."
+            )
+            return True
+
+        # The resourceVersion precondition fails if the port changed since the watch saw
+        # it (a restore binding it elsewhere, say); the step is then retried on news.
         try:
             answer = await self._api.delete(
-                namespace=server.namespace, name=port.name, uid=port.uid or None
+                namespace=server.namespace,
+                name=port.name,
+                uid=entry.uid,
+                resource_version=entry.resource_version or None,
             )
         except kubeapi.NotFound:
-            return True
-        except kubeapi.Conflict:
-            # The uid precondition failed: the name now belongs to another object, so
-            # the port this server had is gone already.
             return True
 
         gone = kubeapi.is_gone(answer)
@@ -270,6 +295,16 @@ class KubernetesPorts:
                 f"finalizers {finalizers}; waiting for it to go."
             )
         return gone
+
+    async def _current(self, namespace: str, name: str) -> PortEntry | None:
+        """Return what the watch knows of a port, or read it when the watch has not seen it."""
+        for entry in self._by_name.get((namespace, name), []):
+            return entry
+        try:
+            body = await self._api.get(namespace=namespace, name=name)
+        except kubeapi.NotFound:
+            return None
+        return entry_of(kopf.Body(cast(kopf.RawBody, body)))
 
     async def detach_port(self, server: ServerRef, port: PortRecord) -> None:
         # The test makes the unbind conditional on the binding being this server's, so a

@@ -65,6 +65,18 @@ async def purge(
     )
 
     server = original_of(body)
+
+    # A record of a server that still exists is no record of a deletion (a hand-made
+    # DeletedServer, say): it is released, and nothing of that server is touched.
+    if runtime.live_servers(server.uid):
+        message = (
+            f"DeletedServer {record} names server {server.namespace}/{server.name} (uid "
+            f"{server.uid}), which exists and is not being deleted; nothing is purged."
+        )
+        kopf.warn(body, reason=constants.REASON_RECORD_REJECTED, message=message)
+        logger.warning(message)
+        return
+
     await runtime.compute.destroy(server)
 
     ours = _ports_of_record(body=body, server=server, runtime=runtime)
@@ -154,7 +166,7 @@ async def _check_lock(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger)
     message = (
         f"Purge of DeletedServer {record} is held because the server was locked"
         f"{': ' + str(reason).rstrip('.') if reason else ''}. It runs at the reclaim time "
-        f"{body.spec['reclaimAt']}, or when spec.server.locked is set to false."
+        f"{body.spec['reclaimAt']}, or at once when an administrator deletes the record."
     )
     await deleting.hold(
         body=body, runtime=runtime, reason=constants.REASON_LOCKED, message=message, logger=logger

@@ -26,6 +26,8 @@ class Runtime:
     """The network side; building and deleting use only its :class:`Network` methods."""
     progress: MemoryProgressStorage
     diffbase: MemoryDiffBaseStorage
+    live_servers: Callable[[str], bool] = lambda uid: False
+    """Whether a Server with this uid exists and is not being deleted, as the watch sees it."""
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
     """The current time, aware and in UTC; tests may pass another."""
 

@@ -63,12 +63,16 @@ async def validate_server_delete(
         await _approve(body, userinfo=userinfo, api=runtime.of(memo).servers, config=config)
 
 
-@kopf.on.validate(*DELETED_SERVERS, id="validate-deletedserver", operations=["UPDATE"])
+@kopf.on.validate(*DELETED_SERVERS, id="validate-deletedserver", operations=["CREATE", "UPDATE"])
 def validate_deleted_server(
     body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
 ) -> None:
     admission.check_deleted_server(
-        new=body, old=kwargs.get("old"), userinfo=userinfo, admin_groups=_config(memo).admin_groups
+        new=body,
+        old=kwargs.get("old"),
+        userinfo=userinfo,
+        admin_groups=_config(memo).admin_groups,
+        live_server=runtime.of(memo).live_servers,
     )
 
 

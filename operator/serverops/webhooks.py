@@ -62,7 +62,7 @@ HOOKS = (
     Hook("validate-server", False, constants.SERVERS, ("CREATE", "UPDATE"), "Fail"),
     # It writes an administrator's approval on the server, except for a dry run.
     Hook("validate-server-delete", False, constants.SERVERS, ("DELETE",), "Ignore", "NoneOnDryRun"),
-    Hook("validate-deletedserver", False, constants.DELETED_SERVERS, ("UPDATE",), "Fail"),
+    Hook("validate-deletedserver", False, constants.DELETED_SERVERS, ("CREATE", "UPDATE"), "Fail"),
     Hook(
         "validate-deletedserver-delete",
         False,

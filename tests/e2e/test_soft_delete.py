@@ -321,9 +321,47 @@ def test_server_in_terminating_namespace_is_hard_deleted(
         verb="create", resource="deletedservers", namespace=namespace, code=403
     )
     assert refused == 1, "the soft delete should have met the terminating namespace"
-    assert (
-        apiserver.stats.count(
-            verb="delete", resource="ports", namespace=namespace, user_agent_prefix="serverops/"
-        )
-        == 2
+    # The namespace controller may delete the ports before the operator gets to them;
+    # either way, the operator never deletes one twice.
+    deletes = apiserver.stats.count(
+        verb="delete", resource="ports", namespace=namespace, user_agent_prefix="serverops/"
     )
+    assert deletes <= 2
+
+
+def forged_record(namespace: str, server: dict[str, Any], *, original_uid: str) -> dict[str, Any]:
+    """A DeletedServer made by hand that lists a live server's ports, due at once."""
+    return {
+        "apiVersion": "compute.serverops.io/v1alpha1",
+        "kind": "DeletedServer",
+        "metadata": {"name": "forged", "namespace": namespace},
+        "spec": {
+            "originalName": "ghost",
+            "originalUID": original_uid,
+            "deletedAt": "2026-01-01T00:00:00Z",
+            "reclaimAt": "2026-01-01T00:00:01Z",
+            "server": {"flavor": "m1.small", "image": "cirros-0.6"},
+            "ports": server["status"]["ports"],
+        },
+    }
+
+
+@pytest.mark.parametrize("original", ["made-up-uid", "live-uid"])
+def test_forged_record_frees_nothing(
+    operator: OperatorProcess, kubectl: Kubectl, objects: Objects, namespace: str, original: str
+) -> None:
+    server = make_web(objects)
+    uid = server["metadata"]["uid"] if original == "live-uid" else "0000-made-up"
+    kubectl.run_input(
+        json.dumps(forged_record(namespace, server, original_uid=uid)),
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+    )
+
+    objects.wait_gone("deletedservers", "forged")
+
+    assert_kept(objects, server, bound_to=server["metadata"]["uid"])
+    assert objects.wait_status("web-1", "ACTIVE")

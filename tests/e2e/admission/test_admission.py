@@ -399,3 +399,51 @@ def test_webhook_down_create_fails_closed(
 
     apply_as(alice, manifest, namespace)
     objects.wait_status("web-1", "ACTIVE")
+
+
+def test_deleted_server_record_cannot_change(
+    operator: OperatorProcess, kubectl: Kubectl, alice: Kubectl, objects: Objects, namespace: str
+) -> None:
+    make_web(objects, annotations={"compute.serverops.io/reclaim-interval": "1h"}, locked=True)
+    kubectl.run("delete", "server", "web-1", "-n", namespace, "--timeout=10s")
+    record = objects.wait_deleted_server()
+
+    for user in (alice, kubectl):
+        result = user.run(
+            "patch",
+            "deletedserver",
+            record["metadata"]["name"],
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            '{"spec":{"server":{"locked":false}}}',
+            check=False,
+        )
+        assert result.returncode != 0
+        assert "a DeletedServer's spec is the record of a deleted server" in result.stderr
+
+
+def test_record_of_live_server_is_refused(
+    operator: OperatorProcess, alice: Kubectl, objects: Objects, namespace: str
+) -> None:
+    server = make_web(objects)
+    record = {
+        "apiVersion": "compute.serverops.io/v1alpha1",
+        "kind": "DeletedServer",
+        "metadata": {"name": "forged"},
+        "spec": {
+            "originalName": "web-1",
+            "originalUID": server["metadata"]["uid"],
+            "deletedAt": "2026-01-01T00:00:00Z",
+            "reclaimAt": "2026-01-01T00:00:01Z",
+            "server": server["spec"],
+            "ports": server["status"]["ports"],
+        },
+    }
+
+    result = apply_as(alice, record, namespace)
+
+    assert result.returncode != 0
+    assert "spec.originalUID" in result.stderr
+    assert "that server exists" in result.stderr
