@@ -20,7 +20,7 @@ from typing import Any
 
 import kopf
 
-from serverops import approvals, constants, intervals
+from serverops import approvals, constants, intervals, macs
 
 ANNOTATION_LOCKED_BY = f"{constants.GROUP}/locked-by"
 ANNOTATION_LOCKED_BY_ADMIN = f"{constants.GROUP}/locked-by-admin"
@@ -161,14 +161,41 @@ def check_deleted_server_deletion(
     )
 
 
-def check_port(*, new: Mapping[str, Any], mac_holder: Callable[[str, str, str], str]) -> None:
-    """Reject a Port whose requested MAC address another port on its network has."""
+def check_port(
+    *,
+    new: Mapping[str, Any],
+    old: Mapping[str, Any] | None,
+    mac_holder: Callable[[str, str, str], str],
+) -> None:
+    """Check a Port: a usable MAC address that no other port on its network has, and no
+    change of network or address while it is bound."""
     spec = new.get("spec") or {}
-    mac = spec.get("macAddress")
+    network = str(spec.get("network", ""))
+    requested = spec.get("macAddress")
+    if requested:
+        problem = macs.problem_with(str(requested))
+        if problem:
+            raise kopf.AdmissionError(
+                f"spec.macAddress: Invalid value: {requested!r}: {problem}; choose another "
+                f"address, or leave the field out to get one assigned.",
+                code=INVALID,
+            )
+
+    before = (old or {}).get("spec") or {}
+    bound = ((old or {}).get("status") or {}).get("server")
+    if bound and (before.get("network") != network or before.get("macAddress") != requested):
+        raise kopf.AdmissionError(
+            f"spec: Forbidden: port {_metadata(new).get('namespace')}/{_metadata(new).get('name')}"
+            f" is bound to server {bound.get('name')}; detach it (remove it from the server's "
+            f"spec.networks) before changing its network or MAC address.",
+            code=INVALID,
+        )
+
+    # The address the port will have: the one asked for, else the one it has.
+    mac = requested or ((old or {}).get("status") or {}).get("macAddress")
     if not mac:
         return
-    network = str(spec.get("network", ""))
-    holder = mac_holder(network, str(mac).lower(), str(_metadata(new).get("uid", "")))
+    holder = mac_holder(network, macs.normalize(str(mac)), str(_metadata(new).get("uid", "")))
     if holder:
         raise kopf.AdmissionError(
             f"spec.macAddress: Invalid value: {mac!r}: port {holder} on network {network} "
@@ -271,7 +298,10 @@ def _check_unlock(
 ) -> None:
     was_locked = bool((old.get("spec") or {}).get("locked"))
     locked = bool((new.get("spec") or {}).get("locked"))
-    if not was_locked or locked or is_admin(userinfo, admin_groups):
+    reason_changed = (old.get("spec") or {}).get("lockedReason") != (new.get("spec") or {}).get(
+        "lockedReason"
+    )
+    if not was_locked or (locked and not reason_changed) or is_admin(userinfo, admin_groups):
         return
     previous = _annotations(old)
     if previous.get(ANNOTATION_LOCKED_BY_ADMIN) == "true":
@@ -279,7 +309,7 @@ def _check_unlock(
         raise kopf.AdmissionError(
             f"Server {name} was locked by the administrator "
             f"{previous.get(ANNOTATION_LOCKED_BY, '(unknown)')}; only an administrator (a "
-            f"member of {', '.join(sorted(admin_groups))}) can unlock it.",
+            f"member of {', '.join(sorted(admin_groups))}) can unlock it or change its reason.",
             code=FORBIDDEN,
         )
 

@@ -6,6 +6,7 @@
 """
 
 import asyncio
+import logging
 import os
 import pathlib
 import secrets
@@ -18,7 +19,15 @@ import click
 import kopf
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from serverops import constants, definitions, intervals, leadership, operating, uninstalling
+from serverops import (
+    constants,
+    definitions,
+    intervals,
+    kubeapi,
+    leadership,
+    operating,
+    uninstalling,
+)
 from serverops.config import ConfigurationError, OperatorConfig
 
 _MAX_LISTED = 50
@@ -224,14 +233,20 @@ def run(
     **options: Any,
 ) -> None:
     """Run the operator against the cluster of the current kubeconfig."""
-    if bool(namespaces) == all_namespaces:
+    if namespaces and all_namespaces:
         raise click.UsageError("Pass either --all-namespaces (-A) or --namespace (-n), not both.")
+    if not namespaces and not all_namespaces:
+        raise click.UsageError(
+            "Pass --all-namespaces (-A) to serve every namespace, or --namespace (-n) for each "
+            "namespace (or glob) to serve."
+        )
     if leader_election_duration < 1:
         raise click.BadParameter(
             f"{leader_election_duration:g} is below 1 second.",
             param_hint="--leader-election-duration",
         )
     config = _configure(options)
+    _check_credentials()
     lease = None
     if leader_election_lease:
         lease = leadership.LeaseSettings(
@@ -329,6 +344,9 @@ def check_uninstall() -> None:
     """
     try:
         held = asyncio.run(uninstalling.held_objects())
+    except kubeapi.CredentialsError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(2) from error
     except (ApiException, OSError) as error:
         click.echo(f"Failed to list the objects that wait on the finalizer: {error}", err=True)
         raise SystemExit(2) from error
@@ -349,13 +367,26 @@ def check_uninstall() -> None:
     )
 
 
+def _check_credentials() -> None:
+    """Fail at once, with the reason, when there is no cluster to talk to."""
+    try:
+        asyncio.run(kubeapi.load_credentials())
+    except kubeapi.CredentialsError as error:
+        raise click.ClickException(str(error)) from error
+
+
 def _configure(options: dict[str, Any]) -> OperatorConfig:
+    # kopf logs INFO by default, and both its verbose and debug at DEBUG; here -v keeps
+    # INFO (its default), and -d adds DEBUG, except for the API client's dumps of every
+    # response body.
+    verbose = bool(options.pop("verbose"))
+    debug = bool(options.pop("debug"))
     kopf.configure(
-        verbose=bool(options.pop("verbose")),
-        debug=bool(options.pop("debug")),
-        quiet=bool(options.pop("quiet")),
+        debug=debug,
+        quiet=bool(options.pop("quiet")) and not verbose,
         log_format=_LOG_FORMATS[str(options.pop("log_format"))],
     )
+    logging.getLogger("kubernetes_asyncio").setLevel(logging.INFO)
     groups = {"system:masters"}
     for value in options.pop("admin_groups"):
         groups.update(group.strip() for group in str(value).split(",") if group.strip())
@@ -378,7 +409,7 @@ def _configure(options: dict[str, Any]) -> OperatorConfig:
         )
         return OperatorConfig(**options)
     except (ConfigurationError, intervals.InvalidInterval) as error:
-        raise click.BadParameter(str(error)) from error
+        raise click.UsageError(str(error)) from error
 
 
 async def _serve_apiserver(

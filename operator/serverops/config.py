@@ -65,9 +65,11 @@ class OperatorConfig:
             value = getattr(self, field.name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 continue
-            if value < 0:
+            if value < 0 or value != value or value == float("inf"):
                 flag = "--" + field.name.replace("_", "-")
-                raise ConfigurationError(f"Invalid {flag} {value!r}: expected a number, 0 or more.")
+                raise ConfigurationError(
+                    f"Invalid {flag} {value:g}: expected a finite number, 0 or more."
+                )
         for flag, port in (
             ("--webhook-port", self.webhook_port),
             ("--metrics-port", self.metrics_port),

@@ -99,10 +99,20 @@ async def start(
 
 
 @kopf.on.cleanup()
-async def stop(memo: kopf.Memo, **_: Any) -> None:
+async def stop(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     api_client = memo.get("serverops_api_client")
-    if api_client is not None:
-        await api_client.close()
+    if api_client is None:
+        return
+
+    # Configurations this process installed would make every write of a Server fail
+    # once it is gone (failurePolicy Fail), so a clean stop removes them.
+    config: OperatorConfig = memo[CONFIG_KEY]
+    if config.webhook_configure:
+        try:
+            await webhooks.uninstall(api_client)
+        except Exception as error:  # noqa: BLE001 - a failed cleanup must not hide the stop
+            logger.error(f"Failed to remove the webhook configurations: {error}")
+    await api_client.close()
 
 
 @kopf.index(*PORTS)

@@ -66,14 +66,32 @@ class Invalid(APIError):
     """The request is invalid for this object (422), for example a failed JSON patch test."""
 
 
-async def connect() -> client.ApiClient:
-    """Create an API client from the in-cluster service account, else from the kubeconfig."""
+class CredentialsError(RuntimeError):
+    """Neither a service account nor a usable kubeconfig is there; the message says why."""
+
+
+async def load_credentials() -> None:
+    """Load the in-cluster service account, else the kubeconfig, as kubectl finds it."""
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
+        return
     except config.ConfigException:
-        # kubernetes_asyncio reads KUBECONFIG at import time; read it now, as kubectl does.
-        default = os.path.expanduser("~/.kube/config")
-        await config.load_kube_config(config_file=os.environ.get("KUBECONFIG", default))
+        pass
+
+    # kubernetes_asyncio reads KUBECONFIG at import time; read it now, as kubectl does.
+    path = os.environ.get("KUBECONFIG", os.path.expanduser("~/.kube/config"))
+    try:
+        await config.load_kube_config(config_file=path)
+    except (config.ConfigException, OSError) as error:
+        raise CredentialsError(
+            f"Failed to load the kubeconfig {path!r}: {error}. Set KUBECONFIG to a valid "
+            f"kubeconfig, or run the operator in a pod with a service account."
+        ) from error
+
+
+async def connect() -> client.ApiClient:
+    """Create an API client from the in-cluster service account, else from the kubeconfig."""
+    await load_credentials()
     api_client = client.ApiClient()
 
     # Audit logs and request counters tell the operator's own calls apart by this.

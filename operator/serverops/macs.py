@@ -27,6 +27,21 @@ def is_valid(mac: str) -> bool:
     return bool(_MAC_PATTERN.match(normalize(mac)))
 
 
+def problem_with(mac: str) -> str:
+    """Return why ``mac`` cannot be a port's address, or '' when it can.
+
+    A port needs a unicast address: the lowest bit of the first octet clear (so not a
+    multicast or broadcast address), and not all zeros. Neutron refuses the same ones.
+    """
+    if not is_valid(mac):
+        return "it is not six colon-separated pairs of hex digits"
+    if int(normalize(mac)[:2], 16) & 1:
+        return "it is a multicast or broadcast address; a port needs a unicast one"
+    if normalize(mac) == "00:00:00:00:00:00":
+        return "it is all zeros"
+    return ""
+
+
 def generate(*, in_use: Callable[[str], bool], rng: random.Random | None = None) -> str:
     """Return a random address under :data:`PREFIX` for which ``in_use`` is false."""
     source = rng or random.SystemRandom()

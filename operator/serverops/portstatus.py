@@ -23,8 +23,9 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
 
     name = f"{body.metadata.namespace}/{body.metadata.name}"
     network = str(body.spec.get("network", ""))
+    # The address asked for wins over the one assigned before, as the port is unbound.
     requested = body.spec.get("macAddress")
-    mac = status.get("macAddress") or (macs.normalize(requested) if requested else "")
+    mac = macs.normalize(requested) if requested else status.get("macAddress", "")
     if not mac:
         mac = macs.generate(
             in_use=lambda mac: bool(runtime.network.mac_in_use(network=network, mac=mac))
@@ -33,12 +34,15 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
         network=network, mac=mac, by_other_than=str(body.metadata.uid)
     )
 
-    message = (
-        f"MAC address {mac} is already used by port {holder} on network {network}; "
-        f"set another spec.macAddress or remove it to get one assigned."
-        if holder
-        else ""
-    )
+    invalid = macs.problem_with(mac)
+    message = ""
+    if invalid:
+        message = f"MAC address {mac} cannot be used: {invalid}; set another spec.macAddress."
+    elif holder:
+        message = (
+            f"MAC address {mac} is already used by port {holder} on network {network}; "
+            f"set another spec.macAddress or remove it to get one assigned."
+        )
     wanted = _wanted_status(body=body, mac=mac, problem=message)
     if all(status.get(key) == value for key, value in wanted.items()):
         return
@@ -67,7 +71,7 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
             delay=runtime.config.retry_delay,
         ) from None
 
-    if holder:
+    if message:
         kopf.warn(body, reason=constants.REASON_MAC_IN_USE, message=message)
         logger.warning(f"Port {name} is in ERROR: {message}")
     else:

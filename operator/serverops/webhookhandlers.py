@@ -96,13 +96,13 @@ async def validate_deleted_server_delete(
 
 
 @kopf.on.validate(*PORTS, id="validate-port", operations=["CREATE", "UPDATE"])
-def validate_port(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def validate_port(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     network = runtime.of(memo).network
 
     def mac_holder(network_name: str, mac: str, uid: str) -> str:
         return network.mac_in_use(network=network_name, mac=mac, by_other_than=uid)
 
-    admission.check_port(new=body, mac_holder=mac_holder)
+    admission.check_port(new=body, old=kwargs.get("old"), mac_holder=mac_holder)
 
 
 async def _approve(

@@ -231,6 +231,21 @@ async def install(api_client: client.ApiClient, *, url: str, ca_pem: bytes) -> N
         logger.info(f"Installed the {body['kind']} {CONFIGURATION_NAME} for {url}.")
 
 
+async def uninstall(api_client: client.ApiClient) -> None:
+    """Delete both configurations, so that no API server calls a webhook that is gone."""
+    api = client.AdmissionregistrationV1Api(api_client)
+    for delete in (
+        api.delete_validating_webhook_configuration,
+        api.delete_mutating_webhook_configuration,
+    ):
+        try:
+            await delete(CONFIGURATION_NAME)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+    logger.info(f"Removed the webhook configurations {CONFIGURATION_NAME}.")
+
+
 def _with_path(client_config: dict[str, Any], path: str) -> dict[str, Any]:
     result = dict(client_config)
     if "url" in result:

@@ -17,6 +17,7 @@ from tests.e2e.harness import (
     running_operator,
     wait_for,
 )
+from tests.e2e.manifests import port_manifest
 from tests.e2e.objects import Objects, make_web
 
 
@@ -118,7 +119,8 @@ def test_check_uninstall_names_held_objects(
     ("args", "text"),
     [
         (["run", "-A", "--reclaim-interval", "soon"], "Invalid reclaim interval 'soon'"),
-        (["run", "-A", "--retry-delay", "-1"], "--retry-delay -1.0"),
+        (["run", "-A", "--retry-delay", "-1"], "Invalid --retry-delay -1:"),
+        (["run", "-A", "--retry-delay", "nan"], "finite"),
         (["run", "-A", "--webhook-port", "70000"], "--webhook-port 70000"),
         (["run"], "--all-namespaces"),
         (["run", "-A", "-n", "team-a"], "not both"),
@@ -167,3 +169,48 @@ def test_kubectl_server_plugin(
     record = objects.wait_deleted_server()
     plugin("force-delete", "web-1")
     objects.wait_gone("deletedservers", record["metadata"]["name"])
+
+
+def test_port_takes_a_changed_mac_while_unbound(
+    operator: OperatorProcess, objects: Objects
+) -> None:
+    objects.create(port_manifest("p1", mac="fa:16:3e:00:00:11"))
+    wait_for(
+        lambda: (
+            (objects.port("p1") or {}).get("status", {}).get("macAddress") == "fa:16:3e:00:00:11"
+        ),
+        message="the first address",
+    )
+
+    objects.api.patch_namespaced_custom_object(
+        "compute.serverops.io",
+        "v1alpha1",
+        objects.namespace,
+        "ports",
+        "p1",
+        {"spec": {"macAddress": "FA:16:3E:00:00:22"}},
+    )
+
+    wait_for(
+        lambda: (
+            (objects.port("p1") or {}).get("status", {}).get("macAddress") == "fa:16:3e:00:00:22"
+        ),
+        message="the changed address",
+    )
+
+
+def test_port_with_multicast_mac_is_error(operator: OperatorProcess, objects: Objects) -> None:
+    objects.create(port_manifest("p1", mac="01:00:5e:00:00:01"))
+
+    port = wait_for(
+        lambda: (
+            p
+            if (p := objects.port("p1")) and p.get("status", {}).get("status") == "ERROR"
+            else None
+        ),
+        message="the port in ERROR",
+    )
+
+    message = port["status"]["conditions"][0]["message"]
+    assert "01:00:5e:00:00:01" in message
+    assert "unicast" in message

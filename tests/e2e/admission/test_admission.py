@@ -8,6 +8,7 @@ and ``olga`` a member of the group the operator is told is an administrator grou
 
 import json
 import pathlib
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -447,3 +448,78 @@ def test_record_of_live_server_is_refused(
     assert result.returncode != 0
     assert "spec.originalUID" in result.stderr
     assert "that server exists" in result.stderr
+
+
+def test_bound_port_cannot_change_network_or_mac(
+    operator: OperatorProcess, alice: Kubectl, objects: Objects, namespace: str
+) -> None:
+    make_web(objects)
+
+    for change in ({"macAddress": "fa:16:3e:12:34:56"}, {"network": "storage"}):
+        result = alice.run(
+            "patch",
+            "port",
+            "shared-web-1",
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": change}),
+            check=False,
+        )
+        assert result.returncode != 0
+        assert "is bound to server web-1; detach it" in result.stderr
+
+
+def test_multicast_mac_gets_422(operator: OperatorProcess, alice: Kubectl, namespace: str) -> None:
+    result = apply_as(alice, port_manifest("p1", mac="ff:ff:ff:ff:ff:ff"), namespace)
+
+    assert result.returncode != 0
+    assert "multicast or broadcast" in result.stderr
+
+
+def test_admin_lock_reason_cannot_be_changed_by_non_admin(
+    operator: OperatorProcess, kubectl: Kubectl, alice: Kubectl, objects: Objects, namespace: str
+) -> None:
+    make_web(objects)
+    kubectl.run(
+        "patch",
+        "server",
+        "web-1",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"locked": True, "lockedReason": "audit"}}),
+    )
+
+    result = alice.run(
+        "patch",
+        "server",
+        "web-1",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"lockedReason": "mine now"}}),
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "can unlock it or change its reason" in result.stderr
+
+
+def test_clean_stop_removes_webhook_configurations(
+    operator: OperatorProcess, kubectl: Kubectl
+) -> None:
+    name = "serverops.compute.serverops.io"
+    assert kubectl.run("get", "validatingwebhookconfiguration", name, check=False).returncode == 0
+
+    operator.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+    operator.process.wait(timeout=15)  # type: ignore[union-attr]
+    try:
+        for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+            assert kubectl.run("get", kind, name, check=False).returncode != 0
+    finally:
+        operator.start()
+    assert kubectl.run("get", "validatingwebhookconfiguration", name, check=False).returncode == 0
