@@ -27,7 +27,7 @@ from serverops import (
 )
 from serverops.building import InvalidNetworkItem, ref_of, wanted_ports
 from serverops.compute import ServerRef
-from serverops.network import PortRecord
+from serverops.network import PortRecord, freed_summary
 from serverops.runtime import Runtime
 
 
@@ -126,11 +126,7 @@ async def free(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> Non
     await runtime.compute.destroy(server)
     await free_ports(server=server, ports=ports, runtime=runtime)
     observe_release(body, runtime=runtime, flow="hard", outcome="hard_deleted")
-    created = sum(1 for port in ports if port.created)
-    logger.info(
-        f"Deleted server {server}: {created} created ports deleted, "
-        f"{len(ports) - created} attached ports detached."
-    )
+    logger.info(f"Deleted server {server}: {freed_summary(ports)}.")
 
 
 async def free_ports(*, server: ServerRef, ports: list[PortRecord], runtime: Runtime) -> None:

@@ -49,6 +49,17 @@ class PortRecord:
         )
 
 
+def freed_summary(ports: Iterable[PortRecord]) -> str:
+    """Say how many created ports were deleted and attached ports detached."""
+    listed = list(ports)
+    created = sum(1 for port in listed if port.created)
+    attached = len(listed) - created
+    return (
+        f"{created} created {'port' if created == 1 else 'ports'} deleted, "
+        f"{attached} attached {'port' if attached == 1 else 'ports'} detached"
+    )
+
+
 class PortError(Exception):
     """A port cannot be used by the server; ``reason`` is the condition reason to show."""
 

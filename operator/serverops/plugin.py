@@ -27,6 +27,13 @@ _CONNECTION_FLAGS = {
 }
 
 
+class KubectlFailed(click.ClickException):
+    """kubectl failed; its own message is shown as it is, without another "Error:"."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
+
+
 class Kubectl:
     """kubectl with the caller's connection flags and namespace."""
 
@@ -40,7 +47,7 @@ class Kubectl:
             command += ["--namespace", self.namespace]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise click.ClickException(result.stderr.strip() or f"{' '.join(command)} failed.")
+            raise KubectlFailed(result.stderr.strip() or f"{' '.join(command)} failed.")
         return result.stdout
 
     def json(self, *args: str) -> Any:
@@ -48,8 +55,18 @@ class Kubectl:
 
 
 @click.group()
-def main() -> None:
-    """Manage serverops Servers: lock, unlock, restore, force-delete, status."""
+@click.option("-n", "--namespace", default=None, help="The namespace of the server.")
+@click.option("--kubeconfig", default=None, help="The kubeconfig to use.")
+@click.option("--context", "kube_context", default=None, help="The kubeconfig context.")
+@click.option("--as", "as_user", default=None, help="The user to impersonate.")
+@click.option("--as-group", "as_group", multiple=True, help="A group to impersonate.")
+@click.pass_context
+def main(ctx: click.Context, /, **defaults: Any) -> None:
+    """Manage serverops Servers: lock, unlock, restore, force-delete, status.
+
+    The connection flags may come before or after the command.
+    """
+    ctx.obj = defaults
 
 
 def _connection(command: Callable[..., None]) -> Callable[..., None]:
@@ -62,12 +79,14 @@ def _connection(command: Callable[..., None]) -> Callable[..., None]:
     @click.option("--as-group", "as_group", multiple=True, help="A group to impersonate.")
     @functools.wraps(command)
     def wrapper(namespace: str | None, **options: Any) -> None:
+        defaults: dict[str, Any] = click.get_current_context().find_root().obj or {}
         flags: list[str] = []
         for option, flag in _CONNECTION_FLAGS.items():
-            values = options.pop(option)
+            values = options.pop(option) or defaults.get(option)
             for value in values if isinstance(values, tuple) else [values]:
                 if value:
                     flags.append(f"{flag}={value}")
+        namespace = namespace or defaults.get("namespace")
         command(Kubectl(namespace=namespace, flags=flags), **options)
 
     return wrapper
@@ -101,6 +120,11 @@ def unlock(kubectl: Kubectl, name: str) -> None:
 def restore(kubectl: Kubectl, name: str) -> None:
     """Restore the soft-deleted server NAME, with its spec and ports."""
     record = _deleted_server(kubectl, name)
+    if kubectl.run("get", "servers", "-o", "name", "--field-selector", f"metadata.name={name}"):
+        raise click.ClickException(
+            f"A Server named {name} exists, so the soft-deleted one cannot come back under its "
+            f"name; delete or rename that Server first."
+        )
     kubectl.run(
         "annotate",
         "deletedserver",
@@ -129,7 +153,9 @@ def status(kubectl: Kubectl, name: str) -> None:
     try:
         server = kubectl.json("get", "server", name)
     except click.ClickException:
-        record = _deleted_server(kubectl, name)
+        record = _deleted_server(
+            kubectl, name, missing=f"No Server or soft-deleted server named {name}"
+        )
         click.echo(
             f"Server {name} is SOFT_DELETED as DeletedServer {record['metadata']['name']}: "
             f"deleted at {record['spec']['deletedAt']}, reclaimed at {record['spec']['reclaimAt']}"
@@ -151,11 +177,14 @@ def status(kubectl: Kubectl, name: str) -> None:
         )
 
 
-def _deleted_server(kubectl: Kubectl, name: str) -> dict[str, Any]:
+def _deleted_server(kubectl: Kubectl, name: str, *, missing: str = "") -> dict[str, Any]:
     listed = kubectl.json("get", "deletedservers")
     records = [item for item in listed.get("items", []) if item["spec"]["originalName"] == name]
     if not records:
-        raise click.ClickException(f"No soft-deleted server named {name} in this namespace.")
+        where = f"namespace {kubectl.namespace}" if kubectl.namespace else "this namespace"
+        raise click.ClickException(
+            f"{missing or f'No soft-deleted server named {name}'} in {where}."
+        )
 
     # The newest record, if the same name was soft-deleted more than once.
     records.sort(key=lambda item: str(item["spec"]["deletedAt"]))

@@ -17,7 +17,7 @@ import kopf
 
 from serverops import conditions, constants, deleting, kubeapi, metrics, softdeleting
 from serverops.compute import ServerRef
-from serverops.network import PortRecord
+from serverops.network import PortRecord, freed_summary
 from serverops.runtime import Runtime
 
 # The longest the reclaim waits in one go, so that a changed clock is noticed.
@@ -83,11 +83,7 @@ async def purge(
     await deleting.free_ports(server=server, ports=ours, runtime=runtime)
     deleting.observe_release(body, runtime=runtime, flow="purge", outcome="purged")
 
-    created = sum(1 for port in ours if port.created)
-    message = (
-        f"Purged server {server.namespace}/{server.name}: {created} created ports deleted, "
-        f"{len(ours) - created} attached ports detached."
-    )
+    message = f"Purged server {server.namespace}/{server.name}: {freed_summary(ours)}."
     kopf.event(body, type="Normal", reason=constants.REASON_PURGED, message=message)
     logger.info(message)
 

@@ -69,7 +69,7 @@ async def finish(
     name = str(deleted["metadata"]["name"])
     message = (
         f"Server {namespace}/{server.metadata.name} was restored from DeletedServer "
-        f"{namespace}/{name}, with {len(deleted['spec'].get('ports', []))} ports."
+        f"{namespace}/{name}, with {_ports_text(len(deleted['spec'].get('ports', [])))}."
     )
 
     if deleted.get("status", {}).get("restoredAs") != server.metadata.uid:
@@ -239,3 +239,7 @@ async def _give_up(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) ->
     )
     kopf.warn(body, reason=constants.REASON_NAME_TAKEN, message=message)
     logger.warning(message)
+
+
+def _ports_text(count: int) -> str:
+    return f"{count} {'port' if count == 1 else 'ports'}"

@@ -214,3 +214,22 @@ def test_port_with_multicast_mac_is_error(operator: OperatorProcess, objects: Ob
     message = port["status"]["conditions"][0]["message"]
     assert "01:00:5e:00:00:01" in message
     assert "unicast" in message
+
+
+def test_kubectl_server_plugin_errors(
+    operator: OperatorProcess, kubeconfig: Any, objects: Objects, namespace: str
+) -> None:
+    bin_dir = pathlib.Path(SERVEROPS).parent
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": "/tmp"}
+
+    # Flags before the command, as kubectl users type them, and a name that is nowhere.
+    result = subprocess.run(
+        [KUBECTL, "server", f"--kubeconfig={kubeconfig}", "-n", namespace, "status", "nope"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+
+    assert result.returncode == 1
+    assert f"No Server or soft-deleted server named nope in namespace {namespace}" in result.stderr
