@@ -7,7 +7,7 @@ benchmark shortens that cap to ``keepalive`` seconds in the operator it starts
 1. the writes when the hold begins (the DeletionBlocked condition and one Event);
 2. the writes over ``window`` seconds of holding, with ``window / keepalive`` wake-ups;
 3. the writes while the benchmark changes an annotation on each held server ``touches``
-   times, which kopf sees as events and which wake the held handler.
+   times, which reach kopf as events and wake the held handler.
 
 Writes per hour are then (2) scaled from ``window / keepalive`` wake-ups to the 6 an hour
 of a real operator, plus (3) per event times the events in an hour.

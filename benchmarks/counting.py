@@ -28,24 +28,24 @@ READ_VERBS = frozenset({"get", "list"})
 class Tally:
     """The operator's requests in one measurement, by kind and by verb and resource."""
 
-    writes: int = 0
-    events: int = 0
-    reads: int = 0
-    watches: int = 0
-    by_request: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    writes: float = 0
+    events: float = 0
+    reads: float = 0
+    watches: float = 0
+    by_request: dict[str, float] = dataclasses.field(
+        default_factory=lambda: collections.defaultdict(float)
+    )
     exact: bool = True
     """False when counted from a watch: reads and writes that change nothing are missed."""
 
     def per(self, count: int) -> Tally:
         """Return the tally divided by ``count`` (per deletion), as floats."""
         return Tally(
-            writes=self.writes / count,  # type: ignore[arg-type]
-            events=self.events / count,  # type: ignore[arg-type]
-            reads=self.reads / count,  # type: ignore[arg-type]
-            watches=self.watches / count,  # type: ignore[arg-type]
-            by_request=collections.Counter(
-                {key: value / count for key, value in self.by_request.items()}  # type: ignore[misc]
-            ),
+            writes=self.writes / count,
+            events=self.events / count,
+            reads=self.reads / count,
+            watches=self.watches / count,
+            by_request={key: value / count for key, value in self.by_request.items()},
             exact=self.exact,
         )
 
@@ -103,8 +103,8 @@ class WatchTally:
 
     Each ADDED, MODIFIED and DELETED is one write. A finalizer's removal can show as a
     MODIFIED (the last finalizer gone) followed by a DELETED, which is one write, so a
-    MODIFIED of a terminating object without finalizers is not counted. The caller
-    subtracts its own writes, which the watch sees too.
+    MODIFIED of a terminating object without finalizers is not counted. The watch
+    also reports the caller's own writes, which the caller subtracts.
     """
 
     PLURALS = ("servers", "ports", "deletedservers", "events")

@@ -126,7 +126,7 @@ class Environment:
         """Wait until the operator has sent no request (or, on a cluster, caused no
         change) for ``quiet`` seconds."""
         deadline = time.monotonic() + timeout
-        last: tuple[int, ...] | None = None
+        last: tuple[float, ...] | None = None
         since = time.monotonic()
         while time.monotonic() < deadline:
             await asyncio.sleep(0.2)

@@ -59,7 +59,8 @@ class Kube:
         if token:
             headers["Authorization"] = token if " " in token else f"Bearer {token}"
         ssl_context: ssl.SSLContext | bool = False
-        if configuration.host.startswith("https"):
+        host = str(configuration.host)
+        if host.startswith("https"):
             context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
             if configuration.cert_file:
                 context.load_cert_chain(configuration.cert_file, configuration.key_file)
@@ -69,7 +70,7 @@ class Kube:
             ssl_context = context
         connector = aiohttp.TCPConnector(limit=concurrency + 8, ssl=ssl_context)
         session = aiohttp.ClientSession(
-            base_url=configuration.host.rstrip("/") + "/",
+            base_url=host.rstrip("/") + "/",
             headers=headers,
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),

@@ -117,7 +117,7 @@ def override_settings(overrides: dict[str, Any], *, annotations: bool) -> None:
             settings.persistence.diffbase_storage = AnnotationsDiffBase()
         return settings
 
-    operating.build_settings = build_settings  # type: ignore[assignment]
+    operating.build_settings = build_settings
 
 
 if __name__ == "__main__":
@@ -126,7 +126,7 @@ if __name__ == "__main__":
         # NOTE: a kopf internal; checked against kopf 1.45.2 only.
         from kopf._core.actions import application
 
-        application.WAITING_KEEPALIVE_INTERVAL = float(keepalive)
+        application.WAITING_KEEPALIVE_INTERVAL = round(float(keepalive))
     if os.environ.get("SERVEROPS_BENCH_SHARED_INDEX_WAIT") == "1":
         share_toggle_waits()
     overrides = json.loads(os.environ.get("SERVEROPS_BENCH_SETTINGS") or "{}")

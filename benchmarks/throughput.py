@@ -75,7 +75,7 @@ class RunResult:
 
 
 def percentile(values: list[float], pct: float) -> float:
-    """The nearest-rank percentile."""
+    """Return the nearest-rank percentile ``pct`` of ``values``."""
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
