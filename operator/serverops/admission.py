@@ -107,7 +107,7 @@ def check_deleted_server(
     old: Mapping[str, Any] | None,
     userinfo: Mapping[str, Any],
     admin_groups: Collection[str],
-    live_server: Callable[[str], bool],
+    live_server: Callable[[str], str],
 ) -> None:
     """Check a DeletedServer: its record never changes, it names a deleted server, and a
     non-administrator's restore of a locked server's record is a 409 Conflict."""

@@ -27,7 +27,7 @@ from serverops import (
 )
 from serverops.building import InvalidNetworkItem, ref_of, wanted_ports
 from serverops.compute import ServerRef
-from serverops.network import PortRecord, freed_summary
+from serverops.network import Outcome, PortRecord, freed_summary
 from serverops.runtime import Runtime
 
 
@@ -124,28 +124,32 @@ async def free(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> Non
             return
 
     await runtime.compute.destroy(server)
-    await free_ports(server=server, ports=ports, runtime=runtime)
+    outcomes = await free_ports(server=server, ports=ports, runtime=runtime)
     observe_release(body, runtime=runtime, flow="hard", outcome="hard_deleted")
-    logger.info(f"Deleted server {server}: {freed_summary(ports)}.")
+    logger.info(f"Deleted server {server}: {freed_summary(outcomes)}.")
 
 
-async def free_ports(*, server: ServerRef, ports: list[PortRecord], runtime: Runtime) -> None:
+async def free_ports(
+    *, server: ServerRef, ports: list[PortRecord], runtime: Runtime
+) -> list[tuple[PortRecord, Outcome]]:
     """Delete the created ports and detach the attached ones; wait for deletions to end."""
-    waiting: list[str] = []
+    outcomes: list[tuple[PortRecord, Outcome]] = []
     for port in ports:
         if port.created:
-            if not await runtime.network.delete_port(server, port):
-                waiting.append(port.name)
+            outcome = await runtime.network.delete_port(server, port)
         else:
-            await runtime.network.detach_port(server, port)
+            outcome = await runtime.network.detach_port(server, port)
+        outcomes.append((port, outcome))
 
     # Another controller's finalizer can keep a deleted port. The server is released
     # only after the port is gone, so that nothing outlives its server unnoticed.
+    waiting = [port.name for port, outcome in outcomes if outcome is Outcome.WAITING]
     if waiting:
         raise kopf.TemporaryError(
             f"Waiting for ports {', '.join(waiting)} of server {server} to be gone.",
             delay=runtime.config.port_release_poll,
         )
+    return outcomes
 
 
 async def gather_ports(*, body: kopf.Body, server: ServerRef, runtime: Runtime) -> list[PortRecord]:

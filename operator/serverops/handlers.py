@@ -16,12 +16,14 @@ from serverops import (
     constants,
     deleting,
     kubeapi,
+    lookups,
     metrics,
     ports,
     portstatus,
     purging,
     restoring,
     runtime,
+    tables,
     waking,
     webhooks,
 )
@@ -34,6 +36,7 @@ PORTS = (constants.GROUP, constants.VERSION, constants.PORTS)
 DELETED_SERVERS = (constants.GROUP, constants.VERSION, constants.DELETED_SERVERS)
 
 CONFIG_KEY = "serverops_config"
+NAMESPACES_KEY = "serverops_namespaces"
 TLS_KEY = "serverops_webhook_tls"
 READY_KEY = "serverops_ready"
 
@@ -44,13 +47,8 @@ async def start(
     memo: kopf.Memo,
     settings: kopf.OperatorSettings,
     logger: kopf.Logger,
-    **kwargs: Any,
+    **_: Any,
 ) -> None:
-    # kopf passes each index to every handler as a keyword named after its function.
-    ports_by_server: ports.PortsByServer = kwargs["ports_by_server"]
-    ports_by_mac: ports.PortsByMac = kwargs["ports_by_mac"]
-    ports_by_name: ports.PortsByName = kwargs["ports_by_name"]
-    servers_by_uid: kopf.Index[str, bool] = kwargs["servers_by_uid"]
     config: OperatorConfig = memo[CONFIG_KEY]
     progress = settings.persistence.progress_storage
     diffbase = settings.persistence.diffbase_storage
@@ -60,8 +58,14 @@ async def start(
         raise kopf.PermanentError("Run serverops through its CLI, which sets kopf's storages.")
 
     api_client = await kubeapi.connect()
-    port_objects = kubeapi.CustomObjects(api_client, plural=constants.PORTS)
     memo["serverops_api_client"] = api_client
+
+    # The tables are complete before kopf runs any handler: see serverops.lookups.
+    known = tables.Tables()
+    kinds = known.kinds()
+    await lookups.prefill(api_client, kinds.values(), namespaces=memo.get(NAMESPACES_KEY, ()))
+
+    port_objects = kubeapi.CustomObjects(api_client, plural=constants.PORTS)
     memo[runtime.MEMO_KEY] = runtime.Runtime(
         config=config,
         servers=kubeapi.CustomObjects(api_client, plural=constants.SERVERS),
@@ -69,22 +73,25 @@ async def start(
         deleted_servers=kubeapi.CustomObjects(api_client, plural=constants.DELETED_SERVERS),
         compute=LocalCompute(boot_seconds=config.local_boot_seconds),
         network=ports.KubernetesPorts(
-            port_objects, by_server=ports_by_server, by_mac=ports_by_mac, by_name=ports_by_name
+            port_objects,
+            by_server=known.ports_by_server,
+            by_mac=known.ports_by_mac,
+            by_name=known.ports_by_name,
         ),
         progress=progress,
         diffbase=diffbase,
-        live_servers=lambda uid: not all(servers_by_uid.get(uid, [True])),
+        tables=known,
+        kinds=kinds,
+        live_servers=known.live_server,
     )
     logger.info(f"serverops is starting with {config}.")
 
     if config.metrics_port:
-        servers_by_status: kopf.Index[str, str] = kwargs["servers_by_status"]
-        blocked: kopf.Index[str, str] = kwargs["blocked_deletions"]
         metrics.serve(
             address=config.metrics_address,
             port=config.metrics_port,
-            servers_by_status=lambda: {key: len(store) for key, store in servers_by_status.items()},
-            blocked_by_reason=lambda: {key: len(store) for key, store in blocked.items()},
+            servers_by_status=lambda: known.counts(known.servers_by_status),
+            blocked_by_reason=lambda: known.counts(known.blocked),
         )
 
     tls: webhooks.TLSFiles | None = memo.get(TLS_KEY)
@@ -113,21 +120,6 @@ async def stop(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         except Exception as error:  # noqa: BLE001 - a failed cleanup must not hide the stop
             logger.error(f"Failed to remove the webhook configurations: {error}")
     await api_client.close()
-
-
-@kopf.index(*PORTS)
-def ports_by_server(body: kopf.Body, **_: Any) -> dict[str, ports.PortEntry]:
-    return ports.server_keys(body)
-
-
-@kopf.index(*PORTS)
-def ports_by_name(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ports.PortEntry]:
-    return ports.name_keys(body)
-
-
-@kopf.index(*PORTS)
-def ports_by_mac(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ports.PortEntry]:
-    return ports.mac_keys(body)
 
 
 @kopf.on.create(*SERVERS, id="reconcile")
@@ -204,48 +196,39 @@ async def reconcile_port(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, 
         await portstatus.reconcile(body=body, runtime=shared, logger=logger)
 
 
-@kopf.index(*SERVERS)
-def servers_by_uid(uid: str, meta: kopf.Meta, **_: Any) -> dict[str, bool]:
-    """Index each Server under its uid, with whether its deletion has begun."""
-    return {uid: bool(meta.get("deletionTimestamp"))}
-
-
-@kopf.index(*SERVERS)
-def servers_by_status(body: kopf.Body, uid: str, **_: Any) -> dict[str, str]:
-    return {str(body.status.get("status") or "UNKNOWN"): uid}
-
-
-@kopf.index(*SERVERS)
-@kopf.index(*DELETED_SERVERS)
-def blocked_deletions(body: kopf.Body, uid: str, **_: Any) -> dict[str, str]:
-    for condition in body.status.get("conditions", []):
-        if condition.get("type") == constants.CONDITION_DELETION_BLOCKED:
-            if condition.get("status") == "True":
-                return {str(condition.get("reason", "")): uid}
-    return {}
-
-
-@kopf.index(*SERVERS)
-def servers_waiting_for_ports(
-    body: kopf.Body, **_: Any
-) -> dict[tuple[str, str], waking.WaitingServer]:
-    return waking.waiting_keys(body)
-
-
+# Watching handlers run before an object's other handlers in the same cycle, so every
+# handler sees the tables with its own object's latest state.
 @kopf.on.event(*PORTS)
-async def wake_servers(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    waiting: waking.ServersByPort = kwargs["servers_waiting_for_ports"]
-    await waking.wake_servers_waiting_for(body, waiting=waiting, servers=runtime.of(memo).servers)
+async def port_event(type: str, body: kopf.Body, uid: str, memo: kopf.Memo, **_: Any) -> None:
+    shared = runtime.of(memo)
+    _feed(shared, constants.PORTS, type=type, body=body, uid=uid)
+    if type != "DELETED":
+        await waking.wake_servers_waiting_for(
+            body, waiting=shared.tables.servers_waiting, servers=shared.servers
+        )
 
 
 @kopf.on.event(*SERVERS)
-@kopf.on.event(*PORTS)
+async def server_event(type: str, body: kopf.Body, uid: str, memo: kopf.Memo, **_: Any) -> None:
+    _feed(runtime.of(memo), constants.SERVERS, type=type, body=body, uid=uid)
+
+
 @kopf.on.event(*DELETED_SERVERS)
-def forget_deleted(type: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
+async def deleted_server_event(
+    type: str, body: kopf.Body, uid: str, memo: kopf.Memo, **_: Any
+) -> None:
+    _feed(runtime.of(memo), constants.DELETED_SERVERS, type=type, body=body, uid=uid)
+
+
+def _feed(shared: runtime.Runtime, plural: str, *, type: str, body: kopf.Body, uid: str) -> None:
+    """Bring the tables up to date with one object, and forget a deleted one."""
+    kind = shared.kinds[plural]
     if type == "DELETED":
-        shared = runtime.of(memo)
+        kind.remove(uid)
         shared.progress.forget(uid)
         shared.diffbase.forget(uid)
+    else:
+        kind.update(body)
 
 
 @contextlib.contextmanager

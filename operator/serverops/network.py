@@ -7,6 +7,7 @@ the user's own; it is bound while the server lives, then only unbound and kept (
 """
 
 import dataclasses
+import enum
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -49,15 +50,30 @@ class PortRecord:
         )
 
 
-def freed_summary(ports: Iterable[PortRecord]) -> str:
-    """Say how many created ports were deleted and attached ports detached."""
-    listed = list(ports)
-    created = sum(1 for port in listed if port.created)
-    attached = len(listed) - created
-    return (
+class Outcome(enum.Enum):
+    """What freeing one port did."""
+
+    FREED = "freed"
+    """Deleted (and gone) or detached by this call, or found so already."""
+    NOT_OURS = "not ours"
+    """Left alone: the port is another server's, or was never this server's."""
+    WAITING = "waiting"
+    """Deleted, but another controller's finalizer still holds it."""
+
+
+def freed_summary(outcomes: Iterable[tuple[PortRecord, Outcome]]) -> str:
+    """Say how many created ports were deleted, attached ones detached, and others left."""
+    listed = list(outcomes)
+    created = sum(1 for port, outcome in listed if port.created and outcome is Outcome.FREED)
+    attached = sum(1 for port, outcome in listed if not port.created and outcome is Outcome.FREED)
+    left = sum(1 for _, outcome in listed if outcome is Outcome.NOT_OURS)
+    summary = (
         f"{created} created {'port' if created == 1 else 'ports'} deleted, "
         f"{attached} attached {'port' if attached == 1 else 'ports'} detached"
     )
+    if left:
+        summary += f", {left} not its own left alone"
+    return summary
 
 
 class PortError(Exception):
@@ -113,11 +129,11 @@ class Network(Protocol):
         """Bind the user's port ``name`` to the server; raise a :class:`PortError` if unusable."""
         ...
 
-    async def delete_port(self, server: ServerRef, port: PortRecord) -> bool:
-        """Delete a created port; return whether it is confirmed gone."""
+    async def delete_port(self, server: ServerRef, port: PortRecord) -> Outcome:
+        """Delete a port created for the server, and say whether it is confirmed gone."""
         ...
 
-    async def detach_port(self, server: ServerRef, port: PortRecord) -> None:
+    async def detach_port(self, server: ServerRef, port: PortRecord) -> Outcome:
         """Unbind an attached port from the server, leaving it ``DOWN`` and kept."""
         ...
 

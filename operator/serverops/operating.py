@@ -100,6 +100,7 @@ async def run_operator(
     memo[handlers.CONFIG_KEY] = config
     memo[handlers.TLS_KEY] = tls
     memo[handlers.READY_KEY] = probes.ready
+    memo[handlers.NAMESPACES_KEY] = tuple(namespaces)
     try:
         await kopf.operator(
             lifecycle=kopf.lifecycles.one_by_one,

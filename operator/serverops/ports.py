@@ -5,7 +5,8 @@ created port also carries labels naming the server's uid. Neither uses an
 ownerReference, so Kubernetes' garbage collector never deletes a port on its own; the
 operator deletes or unbinds each port itself, before it releases the server.
 
-The two indexes are filled by kopf from the watch on ports, so lookups cost no request.
+The lookup tables (:mod:`serverops.tables`) are filled from the watch on ports, so lookups
+cost no request.
 """
 
 import dataclasses
@@ -17,7 +18,9 @@ import kopf
 
 from serverops import conditions, constants, kubeapi, macs
 from serverops.compute import ServerRef
+from serverops.lookups import ObjectIndex
 from serverops.network import (
+    Outcome,
     PortInUse,
     PortNameTaken,
     PortNotFound,
@@ -59,9 +62,9 @@ class PortEntry:
         )
 
 
-PortsByServer = kopf.Index[str, PortEntry]
-PortsByMac = kopf.Index[tuple[str, str], PortEntry]
-PortsByName = kopf.Index[tuple[str, str], PortEntry]
+PortsByServer = ObjectIndex[str, PortEntry]
+PortsByMac = ObjectIndex[tuple[str, str], PortEntry]
+PortsByName = ObjectIndex[tuple[str, str], PortEntry]
 
 
 def created_port_name(server: ServerRef, *, network: str, occurrence: int) -> str:
@@ -253,11 +256,11 @@ class KubernetesPorts:
             mac_address=mac_address,
         )
 
-    async def delete_port(self, server: ServerRef, port: PortRecord) -> bool:
+    async def delete_port(self, server: ServerRef, port: PortRecord) -> Outcome:
         entry = await self._current(server.namespace, port.name)
         if entry is None or (port.uid and entry.uid != port.uid):
             # Gone, or the name belongs to a newer port: the one this server had is gone.
-            return True
+            return Outcome.FREED
 
         # Only a port made for this server, and bound to it or to nothing, is deleted. A
         # record that lists someone else's port (a hand-made DeletedServer, say) frees
@@ -271,7 +274,7 @@ class KubernetesPorts:
                 f"server {server} (created for {entry.creator or 'nobody'}, bound to "
                 f"{entry.holder or 'nothing'})."
             )
-            return True
+            return Outcome.NOT_OURS
 
         # The resourceVersion precondition fails if the port changed since the watch saw
         # it (a restore binding it elsewhere, say); the step is then retried on news.
@@ -283,18 +286,17 @@ class KubernetesPorts:
                 resource_version=entry.resource_version or None,
             )
         except kubeapi.NotFound:
-            return True
+            return Outcome.FREED
 
-        gone = kubeapi.is_gone(answer)
-        if gone:
+        if kubeapi.is_gone(answer):
             logger.info(f"Deleted port {server.namespace}/{port.name} of server {server}.")
-        else:
-            finalizers = answer.get("metadata", {}).get("finalizers", [])
-            logger.info(
-                f"Port {server.namespace}/{port.name} of server {server} is deleted but held by "
-                f"finalizers {finalizers}; waiting for it to go."
-            )
-        return gone
+            return Outcome.FREED
+        finalizers = answer.get("metadata", {}).get("finalizers", [])
+        logger.info(
+            f"Port {server.namespace}/{port.name} of server {server} is deleted but held by "
+            f"finalizers {finalizers}; waiting for it to go."
+        )
+        return Outcome.WAITING
 
     async def _current(self, namespace: str, name: str) -> PortEntry | None:
         """Return what the watch knows of a port, or read it when the watch has not seen it."""
@@ -306,7 +308,7 @@ class KubernetesPorts:
             return None
         return entry_of(kopf.Body(cast(kopf.RawBody, body)))
 
-    async def detach_port(self, server: ServerRef, port: PortRecord) -> None:
+    async def detach_port(self, server: ServerRef, port: PortRecord) -> Outcome:
         # The test makes the unbind conditional on the binding being this server's, so a
         # port that another server holds by now is never touched.
         unbound = conditions.with_condition(
@@ -329,11 +331,12 @@ class KubernetesPorts:
             )
         except kubeapi.NotFound:
             logger.info(f"Port {server.namespace}/{port.name} of server {server} is gone already.")
-            return
+            return Outcome.FREED
         except kubeapi.Invalid:
-            logger.debug(f"Port {server.namespace}/{port.name} is not bound to {server} any more.")
-            return
+            logger.info(f"Left port {server.namespace}/{port.name} alone: not bound to {server}.")
+            return Outcome.NOT_OURS
         logger.info(f"Detached port {server.namespace}/{port.name} from server {server}.")
+        return Outcome.FREED
 
     async def find_created_port(self, server: ServerRef, *, name: str) -> PortRecord | None:
         try:

@@ -68,7 +68,10 @@ async def purge(
 
     # A record of a server that still exists is no record of a deletion (a hand-made
     # DeletedServer, say): it is released, and nothing of that server is touched.
-    if runtime.live_servers(server.uid):
+    live_name = runtime.live_servers(server.uid)
+    if live_name and await _still_live(
+        ServerRef(namespace=server.namespace, name=live_name, uid=server.uid), runtime=runtime
+    ):
         message = (
             f"DeletedServer {record} names server {server.namespace}/{server.name} (uid "
             f"{server.uid}), which exists and is not being deleted; nothing is purged."
@@ -80,10 +83,10 @@ async def purge(
     await runtime.compute.destroy(server)
 
     ours = _ports_of_record(body=body, server=server, runtime=runtime)
-    await deleting.free_ports(server=server, ports=ours, runtime=runtime)
+    outcomes = await deleting.free_ports(server=server, ports=ours, runtime=runtime)
     deleting.observe_release(body, runtime=runtime, flow="purge", outcome="purged")
 
-    message = f"Purged server {server.namespace}/{server.name}: {freed_summary(ours)}."
+    message = f"Purged server {server.namespace}/{server.name}: {freed_summary(outcomes)}."
     kopf.event(body, type="Normal", reason=constants.REASON_PURGED, message=message)
     logger.info(message)
 
@@ -186,6 +189,20 @@ def _ports_of_record(*, body: kopf.Body, server: ServerRef, runtime: Runtime) ->
         for port in ports.values()
         if runtime.network.holder_of(server, port) in (None, "", server.uid)
     ]
+
+
+async def _still_live(server: ServerRef, *, runtime: Runtime) -> bool:
+    """Confirm with a read what the tables say: the server exists, not being deleted.
+
+    The tables can keep a server that was deleted between the start-up list and the
+    watch, and a wrong "live" here would keep a record's ports forever.
+    """
+    try:
+        current = await runtime.servers.get(namespace=server.namespace, name=server.name)
+    except kubeapi.NotFound:
+        return False
+    metadata = current.get("metadata", {})
+    return bool(metadata.get("uid") == server.uid and not metadata.get("deletionTimestamp"))
 
 
 async def _restore_in_progress(*, body: kopf.Body, runtime: Runtime) -> bool:

@@ -3,12 +3,14 @@
 import dataclasses
 import datetime
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import kopf
 
 from serverops import kubeapi
 from serverops.compute import Compute
 from serverops.config import OperatorConfig
+from serverops.lookups import Kind
 from serverops.ports import KubernetesPorts
 from serverops.storages import MemoryDiffBaseStorage, MemoryProgressStorage
 
@@ -26,11 +28,18 @@ class Runtime:
     """The network side; building and deleting use only its :class:`Network` methods."""
     progress: MemoryProgressStorage
     diffbase: MemoryDiffBaseStorage
-    live_servers: Callable[[str], bool] = lambda uid: False
-    """Whether a Server with this uid exists and is not being deleted, as the watch sees it."""
+    tables: "Tables"
+    kinds: dict[str, Kind]
+    """The kinds whose watch events feed the tables, by plural."""
+    live_servers: Callable[[str], str] = lambda uid: ""
+    """The name of the Server with this uid if it exists and is not being deleted, as the
+    watch sees it; '' otherwise."""
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
     """The current time, aware and in UTC; tests may pass another."""
 
+
+if TYPE_CHECKING:
+    from serverops.tables import Tables
 
 MEMO_KEY = "serverops_runtime"
 

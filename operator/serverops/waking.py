@@ -14,6 +14,7 @@ import logging
 import kopf
 
 from serverops import conditions, constants, kubeapi
+from serverops.lookups import ObjectIndex
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class WaitingServer:
     name: str
 
 
-ServersByPort = kopf.Index[tuple[str, str], WaitingServer]
+ServersByPort = ObjectIndex[tuple[str, str], WaitingServer]
 
 
 def waiting_keys(body: kopf.Body) -> dict[tuple[str, str], WaitingServer]:
