@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint clean packaging-env
+.PHONY: dev test lint clean packaging-env bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,15 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+## Run the benchmarks on local API servers and write docs/benchmarks.md (about 20 minutes).
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.run
+
 ## Check formatting, lint and types, the scripts and the Dockerfile.
 lint: $(STAMP)
-	$(BIN)/ruff format --check operator tests
-	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests benchmarks
+	$(BIN)/ruff check operator tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/shellcheck scripts/*.sh
 	$(BIN)/hadolint Dockerfile
