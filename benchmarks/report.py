@@ -294,10 +294,10 @@ Python process gets), about {cpu / load["servers"] * 1000:.0f} ms per deletion, 
 API server used {server_share:.0%} of a core. The writes are at the floor plus one, so the
 time goes to kopf's handling of each watch event rather than to the API. A deletion
 brings about six events: the DELETE, the status write, the finalizer, two port deletions
-and the detach. Each passes through kopf's per-object worker, the operator's seven index
-functions and its event handlers. kopf runs the synchronous ones (the indexes and
-`forget_deleted`) in a thread pool, one hand-off per call. Under load every deletion
-waits in that queue, which is why the p50 latency under load is most of the run's time.
+and the detach. Each passes through kopf's per-object worker: its diff of the body, its
+handler selection, the operator's lookup tables and its handlers, all on one core. Under
+load every deletion waits in that queue, which is why the p50 latency under load is most
+of the run's time.
 
 The operator was started on the population before the measurement and left until it had
 handled every object ({_fmt(startup, 0)} s; see [scale](#scale)), so that start-up does not
@@ -357,13 +357,14 @@ def _scale(points: list[dict[str, Any]], figures: str) -> str:
                 "not run as shipped, since the run would take that long."
             )
     per_server = ""
-    if len(fixed) >= 2:
-        low, high = min(fixed, key=lambda p: p["servers"]), max(fixed, key=lambda p: p["servers"])
+    grown = shipped if len(shipped) >= 2 else fixed
+    if len(grown) >= 2:
+        low, high = min(grown, key=lambda p: p["servers"]), max(grown, key=lambda p: p["servers"])
         grow = (high["rss_idle_mib"] - low["rss_idle_mib"]) / (high["servers"] - low["servers"])
         per_server = (
             f" Memory grows by about {grow * 1024:.0f} KiB per server with its three ports "
             f"({low['servers']:,} to {high['servers']:,} servers): kopf keeps, per object, the "
-            "last body, the indexes' entries, the handler memories and the diff base."
+            "last body, the lookup tables' entries, the handler memories and the diff base."
         )
     return f"""## Scale
 
@@ -398,18 +399,16 @@ the work done, and writes nothing. Memory is the operator's resident set (`VmRSS
 
 ![Start-up time and memory by population]({figures}/scale.png)
 
-**Start-up grows with the square of the objects, as shipped.** kopf 1.45 makes every
+**Start-up grows linearly with the objects.** The operator fills its lookup tables of
+ports and servers from one list of each kind at start and then from the watch
+(`operator/serverops/lookups.py`). It used kopf indexes before, and kopf 1.45 makes every
 object's worker wait, before its first handler, until the indexes of every object of the
-initial listing are filled. Each object adds and then drops a toggle in one shared set
+initial listing are filled: each object adds and then drops a toggle in one shared set
 (`ToggleSet` in `kopf/_cogs/aiokits/aiotoggles.py`, awaited in
-`kopf/_core/reactor/processing.py`). Each add and each drop wakes every waiting worker to
-re-check the whole set, so N objects cost on the order of N² wake-ups. cProfile of the
-operator starting on 500 servers (the `profile` option of `benchmarks.processes.Operator`)
-counted 1.75 million of them. The operator uses
-kopf indexes (ports by server, name and MAC; servers by status, blocked and waiting), so
-it pays this. The rows "shared index wait" run the same operator with the change that
-`benchmarks/launch.py` makes for the measurement only: the workers share one wait on the
-toggle set, which is O(N) and gives the same result. {estimate}{per_server}
+`kopf/_core/reactor/processing.py`), and each add and drop wakes every waiting worker, so
+N objects cost on the order of N² wake-ups. cProfile of that operator starting on 500
+servers counted 1.75 million of them, and an earlier run of this benchmark measured 5, 22
+and 99 s for 250, 500 and 1,000 servers. {estimate}{per_server}
 
 While idle the operator sends no write and no read. Its watches stay open, because kopf
 sets no `timeoutSeconds` and the server's default decides: 30 minutes on the local
@@ -547,11 +546,15 @@ def _settings(variants: list[dict[str, Any]], figures: str) -> str:
             return "n/a"
         return _fmt(variant["run"]["seconds"], 1)
 
+    def handled(name: str) -> str:
+        variant = by_name.get(name)
+        return "n/a" if variant is None else _fmt(variant["startup_seconds"], 1)
+
     return f"""## kopf's settings
 
 Each variant changes one setting of the shipped operator (through `benchmarks/launch.py`,
 for the measurement only), starts on {count} complete servers and deletes them all at
-once. All use the shared index wait, so each start-up takes seconds.
+once.
 
 {
         _table(
@@ -583,9 +586,13 @@ once. All use the shared index wait, so each start-up takes seconds.
   deletion, a lower bound, since kopf posts them from a background queue that was still
   draining when the count ended. It stays
   off; the operator posts its own Events for what a person must see.
-- **`settings.queueing.worker_limit`**: a limit below the number of objects stops the
-  start-up for good, because the workers that run wait for the indexes of objects whose
-  workers cannot start. It stays unset (no limit).
+- **`settings.queueing.worker_limit`**: a limit of 100 made the start-up take
+  {handled("worker_limit 100")} s instead of {handled("serverops as shipped")} s, and the
+  deletions {seconds("worker_limit 100")} s instead of {seconds("serverops as shipped")} s.
+  kopf keeps an object's worker until it has been idle for `idle_timeout` (5 s), so when
+  there are more objects than workers (here about {4 * count:,}, the servers and their
+  ports), each new object waits for a worker to sit out those seconds. Memory fell by
+  less than a fifth. It stays unset (no limit).
 - **`settings.queueing.idle_timeout`** (5 s): neither 1 s nor 60 s changed the writes or
   the memory. The deletions took {seconds("idle_timeout 1 s")} s with 1 s and
   {seconds("idle_timeout 60 s")} s with 60 s, against {seconds("serverops as shipped")} s
@@ -647,7 +654,7 @@ the `restored-from` annotation from the Server and reads the DeletedServer once.
   ports held by no server or by the original uid);
 - keep the `restored-from` annotation instead of removing it (or remove it in the same
   request as another write of the Server): nothing reads it once the ports are bound;
-- find the DeletedServer through a kopf index on DeletedServers instead of a GET.
+- find the DeletedServer in the operator's lookup table of DeletedServers instead of a GET.
 
 That makes 8 writes and no read: the floor plus the `restoring` mark."""
     deletions = parts.get("deletions")
@@ -660,24 +667,21 @@ That makes 8 writes and no read: the floor plus the `restoring` mark."""
 the API server handles in well under a millisecond each. Most of it is kopf's handling of
 the watch events a deletion causes. Proposed, in order of expected gain:
 
-- make the seven index functions and `forget_deleted` `async def`: kopf runs synchronous
-  handlers in a thread pool, one hand-off per call and event, and these do no I/O;
-- register `forget_deleted` only for the kinds that need it, with a filter on DELETED
-  events, so that other events do not run it;
-- log one INFO line per deletion instead of one per port (four per hard delete today),
-  moving the per-port lines to DEBUG."""
+- log one INFO line per deletion instead of one per step (five per hard delete today),
+  moving the per-port lines to DEBUG;
+- run several operator processes, each serving its own namespaces
+  (`--namespace`), so that the handling spreads over more cores."""
     shipped = [p for p in parts.get("scale") or [] if not p["shared_index_wait"]]
     if shipped:
         largest = max(shipped, key=lambda p: p["servers"])
         text += f"""
 
-**Start-up: O(N²) in kopf 1.45** ({_fmt(largest["handled_seconds"], 0)} s for
-{largest["servers"]:,} servers as shipped; see [scale](#scale)). Proposed: fix
-`ToggleSet.wait_for` upstream in kopf so that waiters share one wait, as the benchmark's
-launcher does. Until then, either pin a patched kopf, or replace the kopf indexes by
-dictionaries that the operator's own `on.event` handlers fill, which need no readiness
-wait. Without a fix, 10,000 servers take far longer to start than the
-other numbers on this page suggest, and so does every restart or leader change."""
+**Start-up: linear** ({_fmt(largest["handled_seconds"], 0)} s for
+{largest["servers"]:,} servers; see [scale](#scale)). The first version used kopf indexes,
+and kopf 1.45 makes every indexed object wait on the readiness flag of every other one, which
+made start-up grow with the square of the population (99 s for 1,000 servers). The
+operator now fills its own lookup tables from one LIST per kind before the watches start.
+Proposed: report the shared wait in `ToggleSet.wait_for` to kopf upstream."""
     return text
 
 
