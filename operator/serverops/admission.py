@@ -144,12 +144,14 @@ def check_deleted_server_deletion(
 ) -> bool:
     """Reject a non-administrator's force delete of a locked server's record with 409.
 
-    The reclaim at ``reclaimAt``, and the deletion that ends a restore, are not force
-    deletes and pass. Returns True when an administrator's approval is to be recorded.
+    The reclaim at ``reclaimAt``, and a deletion during a restore (the one that ends it,
+    or one whose purge waits for it and then frees nothing), are not force deletes and
+    pass. Returns True when an administrator's approval is to be recorded.
     """
     spec = old.get("spec") or {}
     status = old.get("status") or {}
-    if not (spec.get("server") or {}).get("locked") or status.get("restoredAs"):
+    restoring = status.get("taskState") == constants.TASK_RESTORING
+    if not (spec.get("server") or {}).get("locked") or restoring:
         return False
     reclaim_at = datetime.datetime.fromisoformat(str(spec.get("reclaimAt")).replace("Z", "+00:00"))
     if now >= reclaim_at:

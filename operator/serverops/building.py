@@ -88,8 +88,9 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
     takes over the ports of its DeletedServer, then finishes the restore.
     """
     server = ref_of(body)
-    source, previous = await _restore_source(body=body, runtime=runtime)
+    source, previous = _restore_source(body=body, runtime=runtime)
     adopt_from = str(source["spec"]["originalUID"]) if source is not None else ""
+    restored_from = str(source["metadata"]["name"]) if source is not None else ""
 
     # A spec the schema should have refused still gets a clear ERROR, never a guess.
     try:
@@ -119,7 +120,12 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
 
     if problem is not None:
         await _report_problem(
-            body=body, runtime=runtime, ports=ports, problem=problem, logger=logger
+            body=body,
+            runtime=runtime,
+            ports=ports,
+            problem=problem,
+            logger=logger,
+            restored_from=restored_from,
         )
         if source is not None:
             await restoring.finish(server=body, deleted=source, runtime=runtime, logger=logger)
@@ -144,6 +150,7 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
             if building
             else (True, constants.REASON_ACTIVE, f"Server {server} is running.")
         ),
+        restored_from=restored_from,
     )
     if source is not None:
         await restoring.finish(server=body, deleted=source, runtime=runtime, logger=logger)
@@ -169,17 +176,13 @@ async def check_build(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger)
     logger.info(f"Server {server} is ACTIVE.")
 
 
-async def _restore_source(
+def _restore_source(
     *, body: kopf.Body, runtime: Runtime
 ) -> tuple[dict[str, Any] | None, list[PortRecord]]:
     """Return the DeletedServer a restore is taking the ports from, if one is under way,
     and the ports the server had: its own records, or the DeletedServer's."""
     previous = [PortRecord.from_status(entry) for entry in body.status.get("ports", [])]
-    source = await restoring.source_of(server=body, runtime=runtime)
-
-    # A restore that an earlier run finished, but whose mark a crash left behind.
-    if source is None and constants.ANNOTATION_RESTORED_FROM in body.metadata.annotations:
-        await restoring.forget_origin(server=body, runtime=runtime)
+    source = restoring.source_of(server=body, runtime=runtime)
     if source is not None and not previous:
         previous = [PortRecord.from_status(entry) for entry in source["spec"].get("ports", [])]
     return source, previous
@@ -192,6 +195,7 @@ async def _report_problem(
     ports: list[PortRecord],
     problem: PortError,
     logger: kopf.Logger,
+    restored_from: str = "",
 ) -> None:
     """Put the server in ERROR for a port problem; post one Warning when it starts."""
     already_reported = _ready_reason(dict(body.status)) == problem.reason
@@ -201,6 +205,7 @@ async def _report_problem(
         state=constants.STATUS_ERROR,
         ports=ports,
         ready=(False, problem.reason, str(problem)),
+        restored_from=restored_from,
     )
     if not already_reported:
         kopf.warn(body, reason=problem.reason, message=str(problem))
@@ -244,7 +249,10 @@ async def _write_status(
     state: str,
     ports: list[PortRecord],
     ready: tuple[bool, str, str],
+    restored_from: str = "",
 ) -> None:
+    """Write the status when it differs. ``restored_from`` names the DeletedServer whose
+    ports a restore has just taken over: its purge reads that field and frees nothing."""
     current: dict[str, Any] = dict(body.status)
     generation = body.metadata.get("generation")
     ready_status, ready_reason, ready_message = ready
@@ -276,6 +284,8 @@ async def _write_status(
         "portCount": len(ports),
         "conditions": listed,
     }
+    if restored_from:
+        wanted["restoredFrom"] = restored_from
     if all(current.get(key) == value for key, value in wanted.items()):
         return
 

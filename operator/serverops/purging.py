@@ -6,11 +6,12 @@ hard delete would, and only then is the DeletedServer released. The reclaim is t
 purge, started by the operator itself when ``reclaimAt`` comes: :func:`reclaim_when_due`
 deletes the DeletedServer then.
 
-A purge never touches what a restore took: a DeletedServer that records ``restoredAs``
-is released without freeing anything, and a port bound to another server by now is left
-alone.
+A purge never touches what a restore took: a DeletedServer whose restored Server has
+recorded ``restoredFrom`` is released without freeing anything, and a port bound to
+another server by now is left alone.
 """
 
+import enum
 from typing import Any
 
 import kopf
@@ -22,6 +23,14 @@ from serverops.runtime import Runtime
 
 # The longest the reclaim waits in one go, so that a changed clock is noticed.
 _MAX_WAIT = 300.0
+
+
+class Restore(enum.Enum):
+    """How far a restore of the DeletedServer being purged has come."""
+
+    NONE = "none"
+    RUNNING = "running"
+    FINISHED = "finished"
 
 
 def original_of(body: kopf.Body) -> ServerRef:
@@ -38,17 +47,21 @@ async def purge(
     """Destroy the instance, delete the created ports and detach the attached ones."""
     status: dict[str, Any] = dict(body.status)
     record = f"{body.metadata.namespace}/{body.metadata.name}"
-    if status.get("restoredAs"):
-        logger.info(f"DeletedServer {record} was restored; nothing to purge.")
-        return
 
     # A restore that has created its Server owns the ports now: wait for it to finish.
     if status.get("taskState") == constants.TASK_RESTORING:
-        if await _restore_in_progress(body=body, runtime=runtime):
+        restore, restored_as = await _restore_state(body=body, runtime=runtime)
+        if restore is Restore.RUNNING:
             raise kopf.TemporaryError(
                 f"DeletedServer {record} is being restored; the purge waits for the restore.",
                 delay=runtime.config.retry_delay,
             )
+        if restore is Restore.FINISHED:
+            logger.info(
+                f"DeletedServer {record} was restored as server "
+                f"{body.metadata.namespace}/{restored_as}; nothing to purge."
+            )
+            return
 
     if status.get("taskState") != constants.TASK_DELETING:
         await _check_lock(body=body, runtime=runtime, logger=logger)
@@ -109,9 +122,6 @@ async def reclaim_when_due(
         if remaining > 0:
             await stopped.wait(min(remaining, _MAX_WAIT))
             continue
-        if body.status.get("restoredAs"):
-            return
-
         try:
             await runtime.deleted_servers.delete(
                 namespace=str(body.metadata.namespace),
@@ -205,12 +215,24 @@ async def _still_live(server: ServerRef, *, runtime: Runtime) -> bool:
     return bool(metadata.get("uid") == server.uid and not metadata.get("deletionTimestamp"))
 
 
-async def _restore_in_progress(*, body: kopf.Body, runtime: Runtime) -> bool:
+async def _restore_state(*, body: kopf.Body, runtime: Runtime) -> tuple[Restore, str]:
+    """Return how far the restore of this DeletedServer has come, and its Server's name.
+
+    A restore that this process finished is known without a read. Otherwise the Server is
+    read, because its status may be newer than the watch has shown so far.
+    """
+    known = runtime.finished_restores.pop(str(body.metadata.uid), "")
+    if known:
+        return Restore.FINISHED, known
+
+    name = str(body.spec["originalName"])
     try:
-        server = await runtime.servers.get(
-            namespace=str(body.metadata.namespace), name=str(body.spec["originalName"])
-        )
+        server = await runtime.servers.get(namespace=str(body.metadata.namespace), name=name)
     except kubeapi.NotFound:
-        return False
+        return Restore.NONE, ""
     marks = server.get("metadata", {}).get("annotations") or {}
-    return bool(marks.get(constants.ANNOTATION_RESTORED_FROM) == body.metadata.name)
+    if marks.get(constants.ANNOTATION_RESTORED_FROM) != body.metadata.name:
+        return Restore.NONE, ""
+    if server.get("status", {}).get("restoredFrom") == body.metadata.name:
+        return Restore.FINISHED, name
+    return Restore.RUNNING, name

@@ -9,10 +9,12 @@ The work is split between the two objects:
   created under its original name, with the ``restored-from`` annotation naming the
   DeletedServer.
 - On the Server, :mod:`building` sees the annotation, binds the old ports to the new
-  uid, and calls :func:`finish`, which records ``restoredAs`` on the DeletedServer,
-  deletes it (the record says there is nothing to purge) and removes the annotation.
+  uid, records ``restoredFrom`` in the Server's status, and calls :func:`finish`, which
+  deletes the DeletedServer. Its purge reads ``restoredFrom`` and frees nothing.
 
-Every step checks what is already done, so a restore interrupted at any point resumes.
+The annotation stays on the Server as the mark of where it came from: removing it would
+cost a write and gain nothing. Every step checks what is already done, so a restore
+interrupted at any point resumes.
 """
 
 from typing import Any, cast
@@ -33,8 +35,6 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
     requested = body.metadata.annotations.get(constants.ANNOTATION_RESTORE) == "true"
     task = str(status.get("taskState", ""))
     restoring = task == constants.TASK_RESTORING or (requested and not task)
-    if status.get("restoredAs"):
-        return
 
     wanted = _status(body, restoring=restoring)
     if any(status.get(key) != value for key, value in wanted.items()):
@@ -63,27 +63,24 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
 async def finish(
     *, server: kopf.Body, deleted: dict[str, Any], runtime: Runtime, logger: kopf.Logger
 ) -> None:
-    """Complete a restore once the Server has taken the ports over: record it on the
-    DeletedServer, delete that, and remove the ``restored-from`` annotation."""
+    """Complete a restore once the Server has taken the ports over and recorded
+    ``restoredFrom``: delete the DeletedServer, whose purge then frees nothing.
+
+    ``server`` is the body from before that status write, so a ``restoredFrom`` in it
+    means that an earlier run got this far. The Events are posted again when that run may
+    have stopped before the deletion, so that they are posted at least once.
+    """
     namespace = str(server.metadata.namespace)
     name = str(deleted["metadata"]["name"])
-    message = (
-        f"Server {namespace}/{server.metadata.name} was restored from DeletedServer "
-        f"{namespace}/{name}, with {_ports_text(len(deleted['spec'].get('ports', [])))}."
-    )
+    uid = str(deleted["metadata"]["uid"])
+    if runtime.finished_restores.get(uid):
+        return
 
-    if deleted.get("status", {}).get("restoredAs") != server.metadata.uid:
-        listed = conditions.with_condition(
-            list(deleted.get("status", {}).get("conditions", [])),
-            kind=constants.CONDITION_RESTORED,
-            status=True,
-            reason=constants.REASON_RESTORED,
-            message=message,
-            generation=deleted["metadata"].get("generation"),
-        )
-        patch = {"status": {"restoredAs": str(server.metadata.uid), "conditions": listed}}
-        await runtime.deleted_servers.patch(
-            namespace=namespace, name=name, patch=patch, status=True
+    deleting = bool(deleted["metadata"].get("deletionTimestamp"))
+    if server.status.get("restoredFrom") != name or not deleting:
+        message = (
+            f"Server {namespace}/{server.metadata.name} was restored from DeletedServer "
+            f"{namespace}/{name}, with {_ports_text(len(deleted['spec'].get('ports', [])))}."
         )
         kopf.event(
             kopf.Body(cast(kopf.RawBody, deleted)),
@@ -92,38 +89,32 @@ async def finish(
             message=message,
         )
         kopf.event(server, type="Normal", reason=constants.REASON_RESTORED, message=message)
+        metrics.DELETIONS.labels("restored").inc()
+        logger.info(message)
 
-    try:
-        await runtime.deleted_servers.delete(
-            namespace=namespace, name=name, uid=str(deleted["metadata"]["uid"])
-        )
-    except (kubeapi.NotFound, kubeapi.Conflict):
-        pass
-
-    await forget_origin(server=server, runtime=runtime)
-    metrics.DELETIONS.labels("restored").inc()
-    logger.info(message)
+    if not deleting:
+        try:
+            await runtime.deleted_servers.delete(namespace=namespace, name=name, uid=uid)
+        except (kubeapi.NotFound, kubeapi.Conflict):
+            pass
+    runtime.finished_restores[uid] = str(server.metadata.name)
 
 
-async def forget_origin(*, server: kopf.Body, runtime: Runtime) -> None:
-    """Remove the ``restored-from`` annotation once the restore needs it no more."""
-    patch = {"metadata": {"annotations": {constants.ANNOTATION_RESTORED_FROM: None}}}
-    await runtime.servers.patch(
-        namespace=str(server.metadata.namespace), name=str(server.metadata.name), patch=patch
-    )
-
-
-async def source_of(*, server: kopf.Body, runtime: Runtime) -> dict[str, Any] | None:
-    """Return the DeletedServer a restored server comes from, or None when it is gone."""
+def source_of(*, server: kopf.Body, runtime: Runtime) -> dict[str, Any] | None:
+    """Return the DeletedServer a restored server comes from, as the watch last saw it,
+    while the restore still has work to do; None otherwise."""
     name = server.metadata.annotations.get(constants.ANNOTATION_RESTORED_FROM)
     if not name:
         return None
-    try:
-        return await runtime.deleted_servers.get(
-            namespace=str(server.metadata.namespace), name=str(name)
-        )
-    except kubeapi.NotFound:
+    deleted = runtime.tables.deleted_server(str(server.metadata.namespace), str(name))
+    if deleted is None:
         return None
+
+    # A finished restore whose DeletedServer is on its way out needs nothing more.
+    finished = server.status.get("restoredFrom") == name
+    if finished and deleted["metadata"].get("deletionTimestamp"):
+        return None
+    return deleted
 
 
 def _status(body: kopf.Body, *, restoring: bool) -> dict[str, Any]:

@@ -34,6 +34,9 @@ class Runtime:
     live_servers: Callable[[str], str] = lambda uid: ""
     """The name of the Server with this uid if it exists and is not being deleted, as the
     watch sees it; '' otherwise."""
+    finished_restores: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The uids of the DeletedServers whose restore this process finished, each with the
+    name of the Server it made, so that their purge frees nothing without a read."""
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
     """The current time, aware and in UTC; tests may pass another."""
 

@@ -4,7 +4,9 @@ Each table is a :class:`serverops.lookups.ObjectIndex` with the key function bel
 :mod:`serverops.lookups` for how they are filled and why they are not kopf indexes.
 """
 
+import copy
 import dataclasses
+from typing import Any
 
 import kopf
 
@@ -29,6 +31,13 @@ def blocked_keys(body: kopf.Body) -> dict[str, str]:
             if condition.get("status") == "True":
                 return {str(condition.get("reason", "")): str(body.metadata.uid)}
     return {}
+
+
+def deleted_server_name_keys(body: kopf.Body) -> dict[tuple[str, str], dict[str, Any]]:
+    """File a DeletedServer under its namespace and name, with a copy of its body, which a
+    restore reads instead of a GET."""
+    key = (str(body.metadata.namespace), str(body.metadata.name))
+    return {key: copy.deepcopy(dict(body))}
 
 
 @dataclasses.dataclass
@@ -56,6 +65,9 @@ class Tables:
     blocked: lookups.ObjectIndex[str, str] = dataclasses.field(
         default_factory=lambda: lookups.ObjectIndex(blocked_keys)
     )
+    deleted_servers_by_name: lookups.ObjectIndex[tuple[str, str], dict[str, Any]] = (
+        dataclasses.field(default_factory=lambda: lookups.ObjectIndex(deleted_server_name_keys))
+    )
 
     def kinds(self) -> dict[str, lookups.Kind]:
         return {
@@ -66,7 +78,9 @@ class Tables:
                 constants.SERVERS,
                 [self.servers_waiting, self.servers_by_uid, self.servers_by_status, self.blocked],
             ),
-            constants.DELETED_SERVERS: lookups.Kind(constants.DELETED_SERVERS, [self.blocked]),
+            constants.DELETED_SERVERS: lookups.Kind(
+                constants.DELETED_SERVERS, [self.blocked, self.deleted_servers_by_name]
+            ),
         }
 
     def live_server(self, uid: str) -> str:
@@ -76,6 +90,12 @@ class Tables:
             if not deleting:
                 return name
         return ""
+
+    def deleted_server(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """Return the DeletedServer of this name as the watch last saw it, or None."""
+        for body in self.deleted_servers_by_name.get((namespace, name)):
+            return body
+        return None
 
     @staticmethod
     def counts(index: lookups.ObjectIndex[str, str]) -> dict[str, int]:

@@ -190,6 +190,7 @@ def test_delete_during_build_is_prompt(
 
 
 INTERVAL = "compute.serverops.io/reclaim-interval"
+RESTORE = "compute.serverops.io/restore"
 
 
 def soft_delete_steps(server: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -219,15 +220,7 @@ def restore_steps(server: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         ("server-create", {"verb": "create", "resource": "servers"}),
         *rebinds,
         ("server-status", {"verb": "patch", "resource": "servers", "subresource": "status"}),
-        (
-            "restored-as",
-            {"verb": "patch", "resource": "deletedservers", "subresource": "status", "after": 1},
-        ),
         ("record-delete", {"verb": "delete", "resource": "deletedservers"}),
-        (
-            "mark-removal",
-            {"verb": "patch", "resource": "servers", "subresource": "", "user_agent": "serverops/"},
-        ),
         (
             "record-finalizer",
             {
@@ -291,7 +284,7 @@ def cases(flow: str, steps: Any, count: int) -> list[Any]:
 
 
 FLOWS = {"soft-delete": soft_delete_steps, "restore": restore_steps, "purge": purge_steps}
-STEP_COUNTS = {"soft-delete": 4, "restore": 10, "purge": 5}
+STEP_COUNTS = {"soft-delete": 4, "restore": 8, "purge": 5}
 
 
 @pytest.mark.parametrize(
@@ -350,13 +343,9 @@ def test_killed_during_soft_delete_flows(
     elif flow == "restore":
         objects.wait_gone("deletedservers", name)
         restored = objects.wait_status("web-1", "ACTIVE")
-        wait_for(
-            lambda: (
-                "compute.serverops.io/restored-from"
-                not in (objects.server("web-1") or {}).get("metadata", {}).get("annotations", {})
-            ),
-            message="the restored-from mark to go",
-        )
+        marks = restored["metadata"]["annotations"]
+        assert marks["compute.serverops.io/restored-from"] == name
+        assert restored["status"]["restoredFrom"] == name
         assert restored["status"]["ports"] == server["status"]["ports"]
         assert_bound(objects, server, restored["metadata"]["uid"])
     else:
@@ -372,6 +361,43 @@ def assert_bound(objects: Objects, server: dict[str, Any], uid: str) -> None:
         assert kept["metadata"]["uid"] == port["uid"]
         assert kept["status"]["server"]["uid"] == uid
         assert kept["status"]["macAddress"] == port["macAddress"]
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["same-operator", "restarted"])
+def test_force_delete_during_restore_keeps_ports(
+    operator_factory: Factory,
+    apiserver: ThreadedAPIServer,
+    kubectl: Kubectl,
+    objects: Objects,
+    namespace: str,
+    restart: bool,
+) -> None:
+    first = operator_factory()
+    first.start()
+    server = make_web(objects, annotations={INTERVAL: "1h"})
+    kubectl.run("delete", "server", "web-1", "-n", namespace, "--timeout=10s")
+    name = objects.wait_deleted_server()["metadata"]["name"]
+
+    # Stop the restore just before the Server records that it took the ports over.
+    matcher = {"verb": "patch", "resource": "servers", "subresource": "status"}
+    barrier = apiserver.add_fault(action="hold", phase="before", namespace=namespace, **matcher)
+    kubectl.run("annotate", "deletedserver", name, "-n", namespace, f"{RESTORE}=true")
+    apiserver.wait_held(barrier)
+    kubectl.run("delete", "deletedserver", name, "-n", namespace, "--wait=false")
+    if restart:
+        first.kill()
+        apiserver.drop(barrier)
+        apiserver.remove_fault(barrier)
+        operator_factory().start()
+    else:
+        apiserver.release(barrier)
+        apiserver.remove_fault(barrier)
+
+    objects.wait_gone("deletedservers", name)
+    restored = objects.wait_status("web-1", "ACTIVE")
+    assert restored["status"]["restoredFrom"] == name
+    assert restored["status"]["ports"] == server["status"]["ports"]
+    assert_bound(objects, server, restored["metadata"]["uid"])
 
 
 def test_operator_down_across_reclaim_time(

@@ -18,6 +18,7 @@ from tests.e2e.objects import Objects, assert_freed, condition, make_web
 
 INTERVAL = "compute.serverops.io/reclaim-interval"
 RESTORE = "compute.serverops.io/restore"
+RESTORED_FROM = "compute.serverops.io/restored-from"
 
 
 @pytest.fixture
@@ -120,7 +121,9 @@ def test_restore_brings_back_spec_labels_annotations_ports(
     assert restored["metadata"]["uid"] != old["metadata"]["uid"]
     assert restored["spec"] == old["spec"]
     assert restored["metadata"]["labels"] == {"tier": "web"}
-    assert restored["metadata"]["annotations"] == annotations
+    origin = record["metadata"]["name"]
+    assert restored["metadata"]["annotations"] == {**annotations, RESTORED_FROM: origin}
+    assert restored["status"]["restoredFrom"] == origin
     assert restored["status"]["ports"] == old["status"]["ports"]
     assert_kept(objects, old, bound_to=restored["metadata"]["uid"])
     for reason_object in ("server/web-1", f"deletedserver/{record['metadata']['name']}"):
