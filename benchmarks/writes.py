@@ -104,7 +104,8 @@ async def done_restore(kube: Kube, namespace: str, names: list[str]) -> bool:
         server = servers.get(name)
         if server is None or server.get("status", {}).get("status") != "ACTIVE":
             return False
-        if RESTORED_FROM in (server["metadata"].get("annotations") or {}):
+        origin = (server["metadata"].get("annotations") or {}).get(RESTORED_FROM)
+        if not origin or server["status"].get("restoredFrom") != origin:
             return False
     return True
 

@@ -13,10 +13,6 @@ import pytest
 
 from benchmarks import counting, environment, writes
 
-# The restore is 3 writes above its floor today. The strict xfail below fails once the
-# restore meets the target, which is the moment to tighten this budget.
-CURRENT_RESTORE_WRITES = 10
-
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, writes.FlowResult]:
@@ -35,26 +31,12 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, writes.FlowRe
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("flow", ["hard delete", "soft delete", "purge", "reclaim"])
+@pytest.mark.parametrize("flow", ["hard delete", "soft delete", "purge", "reclaim", "restore"])
 def test_flow_within_one_write_of_floor(results: dict[str, writes.FlowResult], flow: str) -> None:
     result = results[flow]
     assert result.exact is not None
     assert result.exact.writes <= result.floor + 1, dict(result.exact.by_request)
     assert result.exact.reads == 0, dict(result.exact.by_request)
-
-
-def test_restore_within_current_writes(results: dict[str, writes.FlowResult]) -> None:
-    result = results["restore"]
-    assert result.exact is not None
-    assert result.exact.writes <= CURRENT_RESTORE_WRITES, dict(result.exact.by_request)
-    assert result.exact.reads <= 1, dict(result.exact.by_request)
-
-
-@pytest.mark.xfail(strict=True, reason="restore writes its record twice and unmarks the server")
-def test_restore_within_one_write_of_floor(results: dict[str, writes.FlowResult]) -> None:
-    result = results["restore"]
-    assert result.exact is not None
-    assert result.exact.writes <= result.floor + 1, dict(result.exact.by_request)
 
 
 def test_watch_count_matches_exact_count(results: dict[str, writes.FlowResult]) -> None:
