@@ -5,9 +5,11 @@ A finalizer runs after the fact and cannot see who deleted the object. So the ad
 webhook, when it lets an administrator delete a locked server, writes an approval into
 the annotation :data:`ANNOTATION`: who, for which object uid, and when, signed with
 HMAC-SHA256 under the operator's approval key. Nobody without the key can write a valid
-one, webhook or not. The finalizer accepts an approval only for the same uid and only if
-the deletion happened within :data:`WINDOW` after it, so an approval left behind by a
-deletion that failed later cannot approve another one.
+one, webhook or not. The finalizer accepts an approval only for the same uid, and only if
+the deletion began no later than :data:`WINDOW` after it, so an approval left behind by a
+deletion that failed cannot approve a later one. An approval written after the deletion
+began (an administrator deleting an object whose deletion is already held) approves it:
+a deletion, once begun, is never withdrawn.
 """
 
 import dataclasses
@@ -21,12 +23,11 @@ from serverops import constants
 
 ANNOTATION = f"{constants.GROUP}/deletion-approval"
 
-# How long after the approval the deletion may happen. The webhook writes the approval
+# How long after the approval the deletion may begin. The webhook writes the approval
 # just before the API server commits the deletion, so a few seconds suffice; the margin
 # covers clock skew between the operator and the API server, whose deletionTimestamp
 # has a resolution of one second.
 WINDOW = datetime.timedelta(seconds=60)
-SKEW = datetime.timedelta(seconds=5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +67,7 @@ def approves(approval: Approval | None, *, uid: str, deleted_at: datetime.dateti
     """Tell whether ``approval`` covers the deletion of ``uid`` at ``deleted_at``."""
     if approval is None or approval.uid != uid:
         return False
-    return approval.at - SKEW <= deleted_at <= approval.at + WINDOW
+    return deleted_at <= approval.at + WINDOW
 
 
 def _sign(fields: dict[str, str], key: bytes) -> str:

@@ -42,3 +42,10 @@ def test_window_covers_only_the_deletion_just_after() -> None:
     assert not approvals.approves(approval, uid="u-2", deleted_at=AT)
     assert not approvals.approves(approval, uid="u-1", deleted_at=AT + approvals.WINDOW + second)
     assert not approvals.approves(None, uid="u-1", deleted_at=AT)
+
+
+def test_approval_after_held_deletion_approves() -> None:
+    approval = approvals.Approval(user="olga", uid="u-1", at=AT)
+    began = AT - datetime.timedelta(days=3)
+
+    assert approvals.approves(approval, uid="u-1", deleted_at=began)
