@@ -34,6 +34,9 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 # Returns the uid of the server that holds a port, '' when unbound, None when unknown.
 HolderLookup = Callable[[str, str], str | None]
 
+# Returns the DeletedServer of a namespace and name as the operator last saw it, or None.
+RecordLookup = Callable[[str, str], Mapping[str, Any] | None]
+
 
 def is_admin(userinfo: Mapping[str, Any], admin_groups: Collection[str]) -> bool:
     groups = set(userinfo.get("groups") or [])
@@ -47,6 +50,7 @@ def check_server(
     userinfo: Mapping[str, Any],
     admin_groups: Collection[str],
     holder_of: HolderLookup,
+    record_of: RecordLookup,
     approval_key: bytes,
 ) -> None:
     """Check a Server being created or updated."""
@@ -64,7 +68,12 @@ def check_server(
 
     for index, item in enumerate(spec.get("networks") or []):
         _check_network_item(
-            index=index, item=item, namespace=namespace, server=new, holder_of=holder_of
+            index=index,
+            item=item,
+            namespace=namespace,
+            server=new,
+            holder_of=holder_of,
+            record_of=record_of,
         )
 
     if old is not None:
@@ -125,14 +134,54 @@ def check_deleted_server(
             code=INVALID,
         )
 
+    _check_restore_request(new=new, old=old, userinfo=userinfo, admin_groups=admin_groups)
+
+
+def _check_restore_request(
+    *,
+    new: Mapping[str, Any],
+    old: Mapping[str, Any] | None,
+    userinfo: Mapping[str, Any],
+    admin_groups: Collection[str],
+) -> None:
+    """Check a change of the restore annotation: a valid value, a record that can still be
+    restored, no withdrawal of a restore under way, and the lock."""
     requested = _annotations(new).get(constants.ANNOTATION_RESTORE)
     before = _annotations(old).get(constants.ANNOTATION_RESTORE)
+    if requested == before:
+        return
+
+    field = f"metadata.annotations[{constants.ANNOTATION_RESTORE}]"
+    name = f"{_metadata(new).get('namespace')}/{_metadata(new).get('name')}"
+    if requested is not None and requested != "true":
+        raise kopf.AdmissionError(
+            f'{field}: Invalid value: {requested!r}: set it to "true" to restore the server, '
+            f"or remove it.",
+            code=INVALID,
+        )
+    if (
+        requested is None
+        and ((old or {}).get("status") or {}).get("taskState") == constants.TASK_RESTORING
+    ):
+        raise kopf.AdmissionError(
+            f"{field}: Forbidden: the restore of DeletedServer {name} is under way and cannot "
+            f"be withdrawn; wait until the server is back, then delete it if it is not wanted.",
+            code=INVALID,
+        )
+    if requested is None:
+        return
+
+    if _metadata(old).get("deletionTimestamp"):
+        raise kopf.AdmissionError(
+            f"DeletedServer {name} is being purged and can no longer be restored. If its purge "
+            f"is held by a lock, an administrator can let it go ahead with kubectl delete.",
+            code=CONFLICT,
+        )
     server = (new.get("spec") or {}).get("server") or {}
-    if requested == "true" and before != "true" and server.get("locked"):
-        if not is_admin(userinfo, admin_groups):
-            raise kopf.AdmissionError(
-                _locked_message(new, action="restored", admin_groups=admin_groups), code=CONFLICT
-            )
+    if server.get("locked") and not is_admin(userinfo, admin_groups):
+        raise kopf.AdmissionError(
+            _locked_message(new, action="restored", admin_groups=admin_groups), code=CONFLICT
+        )
 
 
 def check_deleted_server_deletion(
@@ -150,7 +199,8 @@ def check_deleted_server_deletion(
     """
     spec = old.get("spec") or {}
     status = old.get("status") or {}
-    restoring = status.get("taskState") == constants.TASK_RESTORING
+    requested = _annotations(old).get(constants.ANNOTATION_RESTORE) == "true"
+    restoring = requested and status.get("taskState") == constants.TASK_RESTORING
     if not (spec.get("server") or {}).get("locked") or restoring:
         return False
     reclaim_at = datetime.datetime.fromisoformat(str(spec.get("reclaimAt")).replace("Z", "+00:00"))
@@ -248,6 +298,7 @@ def _check_network_item(
     namespace: str,
     server: Mapping[str, Any],
     holder_of: HolderLookup,
+    record_of: RecordLookup,
 ) -> None:
     field = f"spec.networks[{index}]"
     network = item.get("network")
@@ -278,10 +329,11 @@ def _check_network_item(
     uid = str(_metadata(server).get("uid", ""))
     holder = holder_of(namespace, port)
 
-    # A restore brings a server back to the ports its old uid still holds; the name of
-    # its DeletedServer ends with the start of that uid.
+    # A restore brings a server back to the ports its old uid still holds. Anyone can
+    # write the restored-from annotation, so the record it names must agree.
     restored_from = str(_annotations(server).get(constants.ANNOTATION_RESTORED_FROM, ""))
-    if holder and restored_from.endswith(f"-{holder[:8]}"):
+    record = record_of(namespace, restored_from) if holder and restored_from else None
+    if record is not None and _restores(record, server=server, holder=str(holder)):
         return
     if holder and holder != uid:
         raise kopf.AdmissionError(
@@ -289,6 +341,17 @@ def _check_network_item(
             f"server (uid {holder}); detach it there first, or attach another port.",
             code=INVALID,
         )
+
+
+def _restores(record: Mapping[str, Any], *, server: Mapping[str, Any], holder: str) -> bool:
+    """Tell whether ``record`` is a DeletedServer whose requested restore brings ``server``
+    back to the ports that ``holder``, its old uid, still holds."""
+    spec = record.get("spec") or {}
+    return (
+        spec.get("originalName") == _metadata(server).get("name")
+        and spec.get("originalUID") == holder
+        and _annotations(record).get(constants.ANNOTATION_RESTORE) == "true"
+    )
 
 
 def _check_unlock(
@@ -329,7 +392,11 @@ def _annotations(body: Mapping[str, Any] | None) -> Mapping[str, Any]:
 def _locked_message(body: Mapping[str, Any], *, action: str, admin_groups: Collection[str]) -> str:
     metadata = _metadata(body)
     spec = body.get("spec") or {}
-    if body.get("kind") == "DeletedServer":
+    if body.get("kind") == "DeletedServer" and action == "restored":
+        name = f"{metadata.get('namespace')}/{spec.get('originalName')}"
+        reason = (spec.get("server") or {}).get("lockedReason")
+        unlock = "ask an administrator to restore it"
+    elif body.get("kind") == "DeletedServer":
         name = f"{metadata.get('namespace')}/{spec.get('originalName')}"
         reason = (spec.get("server") or {}).get("lockedReason")
         unlock = f"ask an administrator, or wait for its reclaim at {spec.get('reclaimAt')}"

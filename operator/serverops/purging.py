@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from serverops import conditions, constants, deleting, kubeapi, metrics, softdeleting
+from serverops import conditions, constants, deleting, kubeapi, metrics, restoring, softdeleting
 from serverops.compute import ServerRef
 from serverops.network import PortRecord, freed_summary
 from serverops.runtime import Runtime
@@ -49,7 +49,8 @@ async def purge(
     record = f"{body.metadata.namespace}/{body.metadata.name}"
 
     # A restore that has created its Server owns the ports now: wait for it to finish.
-    if status.get("taskState") == constants.TASK_RESTORING:
+    requested = restoring.is_requested(body.metadata.annotations)
+    if status.get("taskState") == constants.TASK_RESTORING and requested:
         restore, restored_as = await _restore_state(body=body, runtime=runtime)
         if restore is Restore.RUNNING:
             raise kopf.TemporaryError(

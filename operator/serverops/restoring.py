@@ -17,6 +17,7 @@ cost a write and gain nothing. Every step checks what is already done, so a rest
 interrupted at any point resumes.
 """
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
@@ -32,9 +33,8 @@ def record_name(body: kopf.Body) -> str:
 async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:
     """Keep the DeletedServer's status, and carry out a requested restore."""
     status: dict[str, Any] = dict(body.status)
-    requested = body.metadata.annotations.get(constants.ANNOTATION_RESTORE) == "true"
     task = str(status.get("taskState", ""))
-    restoring = task == constants.TASK_RESTORING or (requested and not task)
+    restoring = is_requested(body.metadata.annotations) and task in ("", constants.TASK_RESTORING)
 
     wanted = _status(body, restoring=restoring)
     if any(status.get(key) != value for key, value in wanted.items()):
@@ -100,14 +100,34 @@ async def finish(
     runtime.finished_restores[uid] = str(server.metadata.name)
 
 
+def is_requested(annotations: Mapping[str, Any]) -> bool:
+    """Tell whether a DeletedServer's annotations request a restore.
+
+    Only the annotation counts, never ``taskState: restoring`` alone: the admission webhook
+    checks who sets the annotation, while the status subresource has no such check.
+    """
+    return annotations.get(constants.ANNOTATION_RESTORE) == "true"
+
+
 def source_of(*, server: kopf.Body, runtime: Runtime) -> dict[str, Any] | None:
     """Return the DeletedServer a restored server comes from, as the watch last saw it,
-    while the restore still has work to do; None otherwise."""
+    while the restore still has work to do; None otherwise.
+
+    The ``restored-from`` annotation alone proves nothing, because anyone who can create a
+    Server can write it. The DeletedServer must also record this server's name and
+    request a restore, and no purge may have begun.
+    """
     name = server.metadata.annotations.get(constants.ANNOTATION_RESTORED_FROM)
     if not name:
         return None
     deleted = runtime.tables.deleted_server(str(server.metadata.namespace), str(name))
     if deleted is None:
+        return None
+    if deleted["spec"].get("originalName") != server.metadata.name:
+        return None
+    if not is_requested(deleted["metadata"].get("annotations") or {}):
+        return None
+    if (deleted.get("status") or {}).get("taskState") == constants.TASK_DELETING:
         return None
 
     # A finished restore whose DeletedServer is on its way out needs nothing more.
@@ -195,11 +215,26 @@ async def _create_server(*, body: kopf.Body, runtime: Runtime) -> dict[str, Any]
     try:
         return await runtime.servers.create(namespace=namespace, body=manifest)
     except kubeapi.AlreadyExists:
-        existing = await runtime.servers.get(namespace=namespace, name=name)
-        marks = existing.get("metadata", {}).get("annotations") or {}
-        if marks.get(constants.ANNOTATION_RESTORED_FROM) == body.metadata.name:
-            return existing
-        return None
+        existing: dict[str, Any] | None = await runtime.servers.get(namespace=namespace, name=name)
+    except kubeapi.Invalid:
+        # The webhook checks a create before the name is: when an earlier attempt made the
+        # Server and bound the ports, it rejects this one for ports that are now bound.
+        try:
+            existing = await runtime.servers.get(namespace=namespace, name=name)
+        except kubeapi.NotFound:
+            existing = None
+        if existing is None or not _made_by(existing, body):
+            raise
+
+    if existing is not None and _made_by(existing, body):
+        return existing
+    return None
+
+
+def _made_by(server: dict[str, Any], deleted: kopf.Body) -> bool:
+    """Tell whether ``server`` is the one a restore from ``deleted`` created."""
+    marks = server.get("metadata", {}).get("annotations") or {}
+    return bool(marks.get(constants.ANNOTATION_RESTORED_FROM) == deleted.metadata.name)
 
 
 async def _give_up(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:

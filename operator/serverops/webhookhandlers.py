@@ -41,6 +41,7 @@ def validate_server(
         userinfo=userinfo,
         admin_groups=config.admin_groups,
         holder_of=runtime.of(memo).network.holder_by_name,
+        record_of=runtime.of(memo).tables.deleted_server,
         approval_key=config.approval_key,
     )
 

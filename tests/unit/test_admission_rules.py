@@ -27,14 +27,43 @@ def server(*, locked: bool = False, reason: str = "", **extra: Any) -> dict[str,
     return body
 
 
-def check(new: dict[str, Any], old: dict[str, Any] | None = None, user: Any = ALICE) -> None:
+def record(*, locked: bool = False, restore: str | None = None, **status: Any) -> dict[str, Any]:
+    """A DeletedServer of web-1; the port "kept" is still bound to its old uid u-old."""
+    annotations = {} if restore is None else {"compute.serverops.io/restore": restore}
+    return {
+        "kind": "DeletedServer",
+        "metadata": {"name": "web-1-u-old", "namespace": "default", "annotations": annotations},
+        "spec": {
+            "originalName": "web-1",
+            "originalUID": "u-old",
+            "reclaimAt": "2026-01-01T00:00:00Z",
+            "server": {"locked": locked},
+        },
+        "status": status,
+    }
+
+
+def check(
+    new: dict[str, Any],
+    old: dict[str, Any] | None = None,
+    user: Any = ALICE,
+    records: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    holders = {"taken": "u-other", "kept": "u-old"}
     admission.check_server(
         new=new,
         old=old,
         userinfo=user,
         admin_groups=ADMINS,
-        holder_of=lambda namespace, name: "u-other" if name == "taken" else None,
+        holder_of=lambda namespace, name: holders.get(name),
+        record_of=lambda namespace, name: (records or {}).get(name),
         approval_key=b"k" * 32,
+    )
+
+
+def check_record(new: dict[str, Any], old: dict[str, Any] | None, user: Any = ALICE) -> None:
+    admission.check_deleted_server(
+        new=new, old=old, userinfo=user, admin_groups=ADMINS, live_server=lambda uid: ""
     )
 
 
@@ -155,3 +184,83 @@ def test_reclaim_of_locked_record_passes() -> None:
         )
     assert caught.value.code == 409
     assert "force-deleted" in str(caught.value)
+
+
+def test_restore_takes_ports_of_its_record() -> None:
+    marked = server(
+        networks=[{"port": "kept"}],
+        annotations={"compute.serverops.io/restored-from": "web-1-u-old"},
+    )
+
+    check(marked, records={"web-1-u-old": record(restore="true")})
+
+
+@pytest.mark.parametrize(
+    ("name", "restore"),
+    [("evil", "true"), ("web-1", None)],
+    ids=["other-name", "not-requested"],
+)
+def test_forged_restored_from_is_422(name: str, restore: str | None) -> None:
+    forged = server(
+        networks=[{"port": "kept"}],
+        annotations={"compute.serverops.io/restored-from": "web-1-u-old"},
+    )
+    forged["metadata"]["name"] = name
+
+    with pytest.raises(kopf.AdmissionError) as caught:
+        check(forged, records={"web-1-u-old": record(restore=restore)})
+
+    assert caught.value.code == 422
+    assert "bound to another server (uid u-old)" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["yes", "True", "1", " true"])
+def test_bad_restore_value_is_422(value: str) -> None:
+    with pytest.raises(kopf.AdmissionError) as caught:
+        check_record(record(restore=value), record())
+
+    assert caught.value.code == 422
+    assert repr(value) in str(caught.value)
+    assert 'set it to "true"' in str(caught.value)
+
+
+def test_restore_of_purged_record_is_409() -> None:
+    deleting = record()
+    deleting["metadata"]["deletionTimestamp"] = "2025-12-01T00:00:00Z"
+
+    with pytest.raises(kopf.AdmissionError) as caught:
+        check_record(record(restore="true"), deleting, user=OLGA)
+
+    assert caught.value.code == 409
+    assert "being purged" in str(caught.value)
+
+
+def test_restore_under_way_cannot_be_withdrawn() -> None:
+    running = record(restore="true", taskState="restoring")
+
+    with pytest.raises(kopf.AdmissionError) as caught:
+        check_record(record(taskState="restoring"), running)
+
+    assert caught.value.code == 422
+    assert "under way" in str(caught.value)
+
+
+def test_locked_restore_by_user_is_409() -> None:
+    with pytest.raises(kopf.AdmissionError) as caught:
+        check_record(record(locked=True, restore="true"), record(locked=True))
+
+    assert caught.value.code == 409
+    assert "ask an administrator to restore it" in str(caught.value)
+    assert "reclaim" not in str(caught.value)
+
+
+def test_forged_restoring_status_is_no_pass() -> None:
+    forged = record(locked=True, taskState="restoring")
+    before = datetime.datetime(2025, 12, 31, tzinfo=datetime.UTC)
+
+    with pytest.raises(kopf.AdmissionError) as caught:
+        admission.check_deleted_server_deletion(
+            old=forged, userinfo=ALICE, admin_groups=ADMINS, now=before
+        )
+
+    assert caught.value.code == 409

@@ -523,3 +523,108 @@ def test_clean_stop_removes_webhook_configurations(
     finally:
         operator.start()
     assert kubectl.run("get", "validatingwebhookconfiguration", name, check=False).returncode == 0
+
+
+def soft_delete_locked(kubectl: Kubectl, objects: Objects, namespace: str) -> dict[str, Any]:
+    """Soft-delete a locked web-1 as an administrator; return its DeletedServer."""
+    make_web(
+        objects,
+        annotations={"compute.serverops.io/reclaim-interval": "1h"},
+        locked=True,
+        locked_reason="Quarterly close",
+    )
+    kubectl.run("delete", "server", "web-1", "-n", namespace, "--timeout=10s")
+    return objects.wait_deleted_server()
+
+
+def test_forged_restored_from_takes_nothing(
+    operator: OperatorProcess, kubectl: Kubectl, alice: Kubectl, objects: Objects, namespace: str
+) -> None:
+    record = soft_delete_locked(kubectl, objects, namespace)
+    name = record["metadata"]["name"]
+    marks = {"compute.serverops.io/restored-from": name}
+
+    for server_name in ("evil", "web-1"):
+        manifest = server_manifest(
+            server_name, networks=[{"port": "shared-web-1"}], annotations=marks
+        )
+        result = apply_as(alice, manifest, namespace)
+
+        assert result.returncode != 0
+        assert "422" in result.stderr or "denied the request" in result.stderr
+        assert "bound to another server" in result.stderr
+    kept = objects.get("deletedservers", name)
+    assert kept is not None
+    assert kept["metadata"].get("deletionTimestamp") is None
+    port = objects.port("shared-web-1") or {}
+    assert port["status"]["server"]["uid"] == record["spec"]["originalUID"]
+
+
+@pytest.mark.parametrize("value", ["yes", "True", "1"])
+def test_bad_restore_value_gets_422(
+    operator: OperatorProcess,
+    kubectl: Kubectl,
+    alice: Kubectl,
+    objects: Objects,
+    namespace: str,
+    value: str,
+) -> None:
+    make_web(objects, annotations={"compute.serverops.io/reclaim-interval": "1h"})
+    kubectl.run("delete", "server", "web-1", "-n", namespace, "--timeout=10s")
+    name = objects.wait_deleted_server()["metadata"]["name"]
+
+    result = alice.run(
+        "annotate",
+        "deletedserver",
+        name,
+        "-n",
+        namespace,
+        f"compute.serverops.io/restore={value}",
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert f"Invalid value: '{value}'" in result.stderr
+    assert 'set it to "true"' in result.stderr
+
+
+def test_admin_delete_lets_held_purge_go_ahead(
+    operator: OperatorProcess, kubectl: Kubectl, alice: Kubectl, objects: Objects, namespace: str
+) -> None:
+    record = soft_delete_locked(kubectl, objects, namespace)
+    name = record["metadata"]["name"]
+    operator.kill()
+    try:
+        # failurePolicy Ignore: the force delete slips past the missing webhook.
+        alice.run("delete", "deletedserver", name, "-n", namespace, "--wait=false")
+    finally:
+        operator.start()
+    wait_for(
+        lambda: any(
+            item["type"] == "DeletionBlocked" and item["status"] == "True"
+            for item in (objects.get("deletedservers", name) or {})
+            .get("status", {})
+            .get("conditions", [])
+        ),
+        message="the purge to be held by the lock",
+    )
+
+    restore = kubectl.run(
+        "annotate",
+        "deletedserver",
+        name,
+        "-n",
+        namespace,
+        "compute.serverops.io/restore=true",
+        check=False,
+    )
+    assert restore.returncode != 0
+    assert "being purged and can no longer be restored" in restore.stderr
+
+    kubectl.run("delete", "deletedserver", name, "-n", namespace, "--timeout=20s")
+    assert objects.get("deletedservers", name) is None
+    original = {
+        "metadata": {"uid": record["spec"]["originalUID"]},
+        "status": {"ports": record["spec"]["ports"]},
+    }
+    assert_freed(objects, original)
