@@ -108,7 +108,7 @@ async def reconcile(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -
 
     # Ports first, as Nova allocates the network before it spawns the guest.
     ports, problem = await _provide_ports(
-        server=server, wanted=wanted, adopt_from=adopt_from, runtime=runtime
+        server=server, wanted=wanted, previous=previous, adopt_from=adopt_from, runtime=runtime
     )
 
     # Ports that the spec no longer lists are released as a deletion would release them.
@@ -213,16 +213,29 @@ async def _report_problem(
 
 
 async def _provide_ports(
-    *, server: ServerRef, wanted: list[WantedPort], adopt_from: str, runtime: Runtime
+    *,
+    server: ServerRef,
+    wanted: list[WantedPort],
+    previous: list[PortRecord],
+    adopt_from: str,
+    runtime: Runtime,
 ) -> tuple[list[PortRecord], PortError | None]:
-    """Create or attach every wanted port; return those in place and the first problem."""
+    """Create or attach every wanted port; return those in place and the first problem.
+
+    A created port that someone deleted is made again with the MAC address recorded for it.
+    """
+    recorded = {port.name: port.mac_address for port in previous if port.created}
     ports: list[PortRecord] = []
     problem: PortError | None = None
     for item in wanted:
         try:
             if item.origin == constants.ORIGIN_CREATED:
                 record = await runtime.network.create_port(
-                    server, name=item.name, network=item.network, adopt_from=adopt_from
+                    server,
+                    name=item.name,
+                    network=item.network,
+                    adopt_from=adopt_from,
+                    mac_address=recorded.get(item.name, ""),
                 )
             else:
                 record = await runtime.network.attach_port(

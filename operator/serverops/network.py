@@ -114,12 +114,20 @@ class Network(Protocol):
     """Creates, binds, deletes and detaches ports. Every call is idempotent."""
 
     async def create_port(
-        self, server: ServerRef, *, name: str, network: str, adopt_from: str = ""
+        self,
+        server: ServerRef,
+        *,
+        name: str,
+        network: str,
+        adopt_from: str = "",
+        mac_address: str = "",
     ) -> PortRecord:
         """Create the port ``name`` on ``network`` for the server, or adopt it if it exists.
 
         ``adopt_from`` is the uid of a soft-deleted server whose ports this one takes over
-        on a restore; its bindings count as this server's own.
+        on a restore; its bindings count as this server's own. ``mac_address`` is the
+        address the port had before, which a port made again keeps unless another port
+        on the network has taken it.
         """
         ...
 

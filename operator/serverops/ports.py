@@ -165,13 +165,29 @@ class KubernetesPorts:
         return None
 
     async def create_port(
-        self, server: ServerRef, *, name: str, network: str, adopt_from: str = ""
+        self,
+        server: ServerRef,
+        *,
+        name: str,
+        network: str,
+        adopt_from: str = "",
+        mac_address: str = "",
     ) -> PortRecord:
         known = await self._reuse(server, name=name, adopt_from=adopt_from)
         if known is not None:
             return known
 
         mac = macs.generate(in_use=lambda mac: bool(self.mac_in_use(network=network, mac=mac)))
+        if mac_address:
+            taken_by = self.mac_in_use(network=network, mac=mac_address)
+            if not taken_by:
+                mac = macs.normalize(mac_address)
+            else:
+                logger.warning(
+                    f"Port {server.namespace}/{name} of server {server} was gone; making it "
+                    f"again with the new MAC address {mac}, because port {taken_by} has taken "
+                    f"its old address {mac_address} on {network}."
+                )
         body = {
             "apiVersion": constants.API_VERSION,
             "kind": "Port",

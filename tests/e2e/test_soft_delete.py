@@ -368,3 +368,27 @@ def test_forged_record_frees_nothing(
 
     assert_kept(objects, server, bound_to=server["metadata"]["uid"])
     assert objects.wait_status("web-1", "ACTIVE")
+
+
+def test_restore_remakes_deleted_port_with_its_mac(
+    operator: OperatorProcess, kubectl: Kubectl, objects: Objects, namespace: str
+) -> None:
+    old = make_web(objects, annotations={INTERVAL: "1h"})
+    soft_delete(kubectl, namespace)
+    record = objects.wait_deleted_server()
+    lost = next(port for port in old["status"]["ports"] if port["origin"] == "created")
+    kubectl.run("delete", "port", lost["name"], "-n", namespace, "--timeout=10s")
+
+    kubectl.run(
+        "annotate", "deletedserver", record["metadata"]["name"], "-n", namespace, f"{RESTORE}=true"
+    )
+
+    objects.wait_gone("deletedservers", record["metadata"]["name"])
+    restored = objects.wait_status("web-1", "ACTIVE")
+    remade = objects.port(lost["name"])
+    assert remade is not None
+    assert remade["metadata"]["uid"] != lost["uid"]
+    assert remade["status"]["macAddress"] == lost["macAddress"]
+    assert remade["status"]["server"]["uid"] == restored["metadata"]["uid"]
+    listed = {port["name"]: port["macAddress"] for port in restored["status"]["ports"]}
+    assert listed == {port["name"]: port["macAddress"] for port in old["status"]["ports"]}
