@@ -66,6 +66,18 @@ def check_server(
         except intervals.InvalidInterval as error:
             raise kopf.AdmissionError(str(error), code=INVALID) from None
 
+    claim = annotations.get(constants.ANNOTATION_RESTORED_FROM)
+    if claim is not None and claim != _annotations(old).get(constants.ANNOTATION_RESTORED_FROM):
+        record = record_of(namespace, str(claim))
+        if record is None or not _requests_restore_of(record, server=new):
+            raise kopf.AdmissionError(
+                f"metadata.annotations[{constants.ANNOTATION_RESTORED_FROM}]: Invalid value: "
+                f"{claim!r}: only a restore of DeletedServer {namespace}/{claim} may set it, "
+                f"and that record does not request one; remove the annotation, or set "
+                f'{constants.ANNOTATION_RESTORE}="true" on the DeletedServer to restore it.',
+                code=INVALID,
+            )
+
     for index, item in enumerate(spec.get("networks") or []):
         _check_network_item(
             index=index,
@@ -343,15 +355,20 @@ def _check_network_item(
         )
 
 
-def _restores(record: Mapping[str, Any], *, server: Mapping[str, Any], holder: str) -> bool:
-    """Tell whether ``record`` is a DeletedServer whose requested restore brings ``server``
-    back to the ports that ``holder``, its old uid, still holds."""
+def _requests_restore_of(record: Mapping[str, Any], *, server: Mapping[str, Any]) -> bool:
+    """Tell whether ``record`` is a DeletedServer that requests the restore of ``server``."""
     spec = record.get("spec") or {}
-    return (
+    return bool(
         spec.get("originalName") == _metadata(server).get("name")
-        and spec.get("originalUID") == holder
         and _annotations(record).get(constants.ANNOTATION_RESTORE) == "true"
     )
+
+
+def _restores(record: Mapping[str, Any], *, server: Mapping[str, Any], holder: str) -> bool:
+    """Tell whether ``record`` is a DeletedServer whose requested restore brings ``server``
+    back to the ports that ``holder``, its old uid, is still bound to."""
+    spec = record.get("spec") or {}
+    return _requests_restore_of(record, server=server) and spec.get("originalUID") == holder
 
 
 def _check_unlock(

@@ -115,7 +115,8 @@ def source_of(*, server: kopf.Body, runtime: Runtime) -> dict[str, Any] | None:
 
     The ``restored-from`` annotation alone proves nothing, because anyone who can create a
     Server can write it. The DeletedServer must also record this server's name and
-    request a restore, and no purge may have begun.
+    request a restore, and no purge may have begun. Until the server has taken the ports
+    over, its spec must also be the recorded one, as :func:`_create_server` made it.
     """
     name = server.metadata.annotations.get(constants.ANNOTATION_RESTORED_FROM)
     if not name:
@@ -129,9 +130,11 @@ def source_of(*, server: kopf.Body, runtime: Runtime) -> dict[str, Any] | None:
         return None
     if (deleted.get("status") or {}).get("taskState") == constants.TASK_DELETING:
         return None
+    finished = server.status.get("restoredFrom") == name
+    if not finished and dict(server.spec) != deleted["spec"].get("server"):
+        return None
 
     # A finished restore whose DeletedServer is on its way out needs nothing more.
-    finished = server.status.get("restoredFrom") == name
     if finished and deleted["metadata"].get("deletionTimestamp"):
         return None
     return deleted
@@ -232,9 +235,16 @@ async def _create_server(*, body: kopf.Body, runtime: Runtime) -> dict[str, Any]
 
 
 def _made_by(server: dict[str, Any], deleted: kopf.Body) -> bool:
-    """Tell whether ``server`` is the one a restore from ``deleted`` created."""
+    """Tell whether ``server`` is the one a restore from ``deleted`` created.
+
+    Anyone can create a Server with the ``restored-from`` annotation before the restore
+    runs, so the spec must be the recorded one too: a Server that differs is another
+    server of that name, and the restore gives up as for any taken name.
+    """
     marks = server.get("metadata", {}).get("annotations") or {}
-    return bool(marks.get(constants.ANNOTATION_RESTORED_FROM) == deleted.metadata.name)
+    if marks.get(constants.ANNOTATION_RESTORED_FROM) != deleted.metadata.name:
+        return False
+    return bool(server.get("spec") == dict(deleted.spec["server"]))
 
 
 async def _give_up(*, body: kopf.Body, runtime: Runtime, logger: kopf.Logger) -> None:

@@ -94,11 +94,18 @@ class Objects:
         )
 
     def wait_condition(
-        self, name: str, kind: str, *, status: str, reason: str = "", timeout: float = 10.0
+        self,
+        name: str,
+        kind: str,
+        *,
+        status: str,
+        reason: str = "",
+        timeout: float = 10.0,
+        plural: str = "servers",
     ) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
-            server = self.server(name) or {}
-            for condition in server.get("status", {}).get("conditions", []):
+            body = self.get(plural, name) or {}
+            for condition in body.get("status", {}).get("conditions", []):
                 if condition.get("type") != kind or condition.get("status") != status:
                     continue
                 if reason and condition.get("reason") != reason:

@@ -211,6 +211,18 @@ def test_forged_restored_from_is_422(name: str, restore: str | None) -> None:
         check(forged, records={"web-1-u-old": record(restore=restore)})
 
     assert caught.value.code == 422
+    assert "only a restore of DeletedServer default/web-1-u-old may set it" in str(caught.value)
+
+
+def test_kept_restored_from_is_no_claim() -> None:
+    marks = {"compute.serverops.io/restored-from": "web-1-u-old"}
+    earlier = server(networks=[{"network": "lan"}], annotations=marks)
+    edited = server(networks=[{"network": "lan"}, {"port": "kept"}], annotations=marks)
+
+    with pytest.raises(kopf.AdmissionError) as caught:
+        check(edited, old=earlier, records={})
+
+    assert caught.value.code == 422
     assert "bound to another server (uid u-old)" in str(caught.value)
 
 

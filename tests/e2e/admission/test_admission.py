@@ -551,8 +551,8 @@ def test_forged_restored_from_takes_nothing(
         result = apply_as(alice, manifest, namespace)
 
         assert result.returncode != 0
-        assert "422" in result.stderr or "denied the request" in result.stderr
-        assert "bound to another server" in result.stderr
+        assert "denied the request" in result.stderr
+        assert f"only a restore of DeletedServer {namespace}/{name} may set it" in result.stderr
     kept = objects.get("deletedservers", name)
     assert kept is not None
     assert kept["metadata"].get("deletionTimestamp") is None
@@ -628,3 +628,36 @@ def test_admin_delete_lets_held_purge_go_ahead(
         "status": {"ports": record["spec"]["ports"]},
     }
     assert_freed(objects, original)
+
+
+def test_server_forged_while_webhook_missing_is_not_restored(
+    operator: OperatorProcess, kubectl: Kubectl, alice: Kubectl, objects: Objects, namespace: str
+) -> None:
+    record = soft_delete_locked(kubectl, objects, namespace)
+    name = record["metadata"]["name"]
+    forged = server_manifest(
+        "web-1",
+        networks=[{"network": "lan"}],
+        annotations={"compute.serverops.io/restored-from": name},
+    )
+    kubectl.run("delete", "validatingwebhookconfiguration", "serverops.compute.serverops.io")
+    try:
+        created = apply_as(alice, forged, namespace)
+        assert created.returncode == 0, created.stderr
+    finally:
+        operator.stop()
+        operator.start()
+
+    kubectl.run(
+        "annotate", "deletedserver", name, "-n", namespace, "compute.serverops.io/restore=true"
+    )
+
+    refused = objects.wait_condition(
+        name, "Restored", status="False", reason="NameTaken", plural="deletedservers"
+    )
+    assert f"{namespace}/web-1" in refused["message"]
+    kept = objects.get("deletedservers", name)
+    assert kept is not None
+    for port in record["spec"]["ports"]:
+        bound = objects.port(port["name"]) or {}
+        assert bound["status"]["server"]["uid"] == record["spec"]["originalUID"]
