@@ -238,7 +238,7 @@ def _made_by(server: dict[str, Any], deleted: kopf.Body) -> bool:
     """Tell whether ``server`` is the one a restore from ``deleted`` created.
 
     Anyone can create a Server with the ``restored-from`` annotation before the restore
-    runs, so the spec must be the recorded one too: a Server that differs is another
+    runs, so the spec must be the recorded one too. A Server that differs is another
     server of that name, and the restore gives up as for any taken name.
     """
     marks = server.get("metadata", {}).get("annotations") or {}
