@@ -20,7 +20,7 @@ from typing import Any
 
 import kopf
 
-from serverops import approvals, constants, intervals, macs
+from serverops import approvals, constants, intervals, macs, restoring
 
 ANNOTATION_LOCKED_BY = f"{constants.GROUP}/locked-by"
 ANNOTATION_LOCKED_BY_ADMIN = f"{constants.GROUP}/locked-by-admin"
@@ -34,7 +34,7 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 # Returns the uid of the server that holds a port, '' when unbound, None when unknown.
 HolderLookup = Callable[[str, str], str | None]
 
-# Returns the DeletedServer of a namespace and name as the operator last saw it, or None.
+# A lookup of the DeletedServer of a namespace and name, as the operator last saw it.
 RecordLookup = Callable[[str, str], Mapping[str, Any] | None]
 
 
@@ -69,7 +69,8 @@ def check_server(
     claim = annotations.get(constants.ANNOTATION_RESTORED_FROM)
     if claim is not None and claim != _annotations(old).get(constants.ANNOTATION_RESTORED_FROM):
         record = record_of(namespace, str(claim))
-        if record is None or not _requests_restore_of(record, server=new):
+        name = str(_metadata(new).get("name"))
+        if record is None or not restoring.requests_restore_of(record, name):
             raise kopf.AdmissionError(
                 f"metadata.annotations[{constants.ANNOTATION_RESTORED_FROM}]: Invalid value: "
                 f"{claim!r}: only a restore of DeletedServer {namespace}/{claim} may set it, "
@@ -211,9 +212,9 @@ def check_deleted_server_deletion(
     """
     spec = old.get("spec") or {}
     status = old.get("status") or {}
-    requested = _annotations(old).get(constants.ANNOTATION_RESTORE) == "true"
-    restoring = requested and status.get("taskState") == constants.TASK_RESTORING
-    if not (spec.get("server") or {}).get("locked") or restoring:
+    requested = restoring.is_requested(_annotations(old))
+    under_way = requested and status.get("taskState") == constants.TASK_RESTORING
+    if not (spec.get("server") or {}).get("locked") or under_way:
         return False
     reclaim_at = datetime.datetime.fromisoformat(str(spec.get("reclaimAt")).replace("Z", "+00:00"))
     if now >= reclaim_at:
@@ -355,20 +356,12 @@ def _check_network_item(
         )
 
 
-def _requests_restore_of(record: Mapping[str, Any], *, server: Mapping[str, Any]) -> bool:
-    """Tell whether ``record`` is a DeletedServer that requests the restore of ``server``."""
-    spec = record.get("spec") or {}
-    return bool(
-        spec.get("originalName") == _metadata(server).get("name")
-        and _annotations(record).get(constants.ANNOTATION_RESTORE) == "true"
-    )
-
-
 def _restores(record: Mapping[str, Any], *, server: Mapping[str, Any], holder: str) -> bool:
     """Tell whether ``record`` is a DeletedServer whose requested restore brings ``server``
     back to the ports that ``holder``, its old uid, is still bound to."""
     spec = record.get("spec") or {}
-    return _requests_restore_of(record, server=server) and spec.get("originalUID") == holder
+    name = str(_metadata(server).get("name"))
+    return restoring.requests_restore_of(record, name) and spec.get("originalUID") == holder
 
 
 def _check_unlock(

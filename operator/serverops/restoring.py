@@ -109,6 +109,15 @@ def is_requested(annotations: Mapping[str, Any]) -> bool:
     return annotations.get(constants.ANNOTATION_RESTORE) == "true"
 
 
+def requests_restore_of(record: Mapping[str, Any], name: str) -> bool:
+    """Tell whether ``record``, a DeletedServer, requests the restore of the server ``name``."""
+    spec = record.get("spec") or {}
+    metadata = record.get("metadata") or {}
+    return bool(
+        spec.get("originalName") == name and is_requested(metadata.get("annotations") or {})
+    )
+
+
 def source_of(*, server: kopf.Body, runtime: Runtime) -> dict[str, Any] | None:
     """Return the DeletedServer a restored server comes from, as the watch last saw it,
     while the restore still has work to do; None otherwise.
@@ -124,9 +133,7 @@ def source_of(*, server: kopf.Body, runtime: Runtime) -> dict[str, Any] | None:
     deleted = runtime.tables.deleted_server(str(server.metadata.namespace), str(name))
     if deleted is None:
         return None
-    if deleted["spec"].get("originalName") != server.metadata.name:
-        return None
-    if not is_requested(deleted["metadata"].get("annotations") or {}):
+    if not requests_restore_of(deleted, str(server.metadata.name)):
         return None
     if (deleted.get("status") or {}).get("taskState") == constants.TASK_DELETING:
         return None
@@ -220,8 +227,8 @@ async def _create_server(*, body: kopf.Body, runtime: Runtime) -> dict[str, Any]
     except kubeapi.AlreadyExists:
         existing: dict[str, Any] | None = await runtime.servers.get(namespace=namespace, name=name)
     except kubeapi.Invalid:
-        # The webhook checks a create before the name is: when an earlier attempt made the
-        # Server and bound the ports, it rejects this one for ports that are now bound.
+        # The API server calls the webhook before it checks the name. So when an earlier
+        # attempt made the Server and bound the ports, this create fails with 422 instead.
         try:
             existing = await runtime.servers.get(namespace=namespace, name=name)
         except kubeapi.NotFound:
