@@ -598,9 +598,9 @@ once.
 - **`settings.queueing.idle_timeout`** (5 s): neither 1 s nor 60 s changed the writes or
   the memory. The deletions took {seconds("idle_timeout 1 s")} s with 1 s and
   {seconds("idle_timeout 60 s")} s with 60 s, against {seconds("serverops as shipped")} s
-  with 5 s. One run per variant cannot tell such differences from noise on this machine:
-  two more runs of this part on 2026-12-04 took 3.9 and 3.0 s as shipped, 3.1 and 3.2 s
-  with 1 s, 4.0 and 3.8 s with 60 s. No change pays for itself, so it stays at kopf's
+  with 5 s. One run per variant cannot tell such differences from noise on this machine.
+  Two more runs of this part on 2026-12-04 took 3.9 and 3.0 s as shipped, 3.1 and 3.2 s
+  with 1 s, and 4.0 and 3.8 s with 60 s. No change pays for itself, so it stays at kopf's
   default.
 - **`settings.batching.batch_window`**: kopf 1.45 removed time-based batching; the
   setting is deprecated and does nothing (`kopf/_cogs/configs/configuration.py`), so
@@ -641,7 +641,7 @@ Servers, 64 requests in flight, the server in its own process):
 def _waste(parts: dict[str, Any]) -> str:
     text = """## Waste found in the operator
 
-Each finding says what was changed here and what is only proposed, because it needs a
+Each finding states what was changed here and what is only proposed. A proposal needs a
 larger change of the operator or of kopf."""
     restore = next((f for f in parts.get("writes") or [] if f["flow"] == "restore"), None)
     if restore is not None:
@@ -649,11 +649,11 @@ larger change of the operator or of kopf."""
         text += f"""
 
 **Restore: changed, now {_fmt(tally["writes"])} writes and {_fmt(tally["reads"] or 0)} reads
-against a floor of {restore["floor"]}.** The first version made 10 writes and one read: it
-also wrote `restoredAs` to the DeletedServer's status just before deleting it, removed the
-`restored-from` annotation from the Server once the ports were bound, and read the
-DeletedServer with a GET. Now the Server's own status write records `restoredFrom` (the
-purge that follows reads it and frees nothing), the annotation stays as the mark of where
+against a floor of {restore["floor"]}.** The first version made 10 writes and one read. It
+also wrote `restoredAs` to the DeletedServer's status just before deleting it. It removed
+the `restored-from` annotation from the Server once the ports were bound, and it read the
+DeletedServer with a GET. Now the Server's own status write records `restoredFrom`, which
+the purge that follows reads to free nothing. The annotation stays as the mark of where
 the Server came from, and the DeletedServer comes from the operator's lookup table."""
     deletions = parts.get("deletions")
     if deletions:
@@ -662,14 +662,14 @@ the Server came from, and the DeletedServer comes from the operator's lookup tab
         text += f"""
 
 **Throughput: about {cpu:.0f} ms of the operator's CPU per hard delete**, for 5 writes that
-the API server handles in well under a millisecond each. It was 10 ms: a profile of the
+the API server handles in well under a millisecond each. It was 10 ms. A profile of the
 operator during the 1,000 deletions (py-spy, sampling the live process) showed about 40%
-of its CPU in worker threads where aiohttp read the proxy variables and `~/.netrc` again
-for every request, because kubernetes_asyncio opens its session with `trust_env=True`.
-The operator now reads the proxy variables once, at start (`serverops/kubeapi.py`). What is
-left is mostly kopf's handling of the watch events a deletion causes: its per-object
-worker, cause detection and handler invocation, in one process. Proposed, in order of
-expected gain:
+of its CPU in worker threads, where aiohttp read the proxy variables and `~/.netrc` again
+for every request. That happens because kubernetes_asyncio opens its session with
+`trust_env=True`. The operator now reads the proxy variables once, at start
+(`serverops/kubeapi.py`). What is left is mostly kopf's handling of the watch events a
+deletion causes (its per-object worker, cause detection and handler invocation) in one
+process. Proposed, in order of expected gain:
 
 - run several operator processes, each serving its own namespaces
   (`--namespace`), so that the handling spreads over more cores;

@@ -184,9 +184,9 @@ class KubernetesPorts:
                 mac = macs.normalize(mac_address)
             else:
                 logger.warning(
-                    f"Port {server.namespace}/{name} of server {server} was gone; making it "
-                    f"again with the new MAC address {mac}, because port {taken_by} has taken "
-                    f"its old address {mac_address} on {network}."
+                    f"Port {server.namespace}/{name} of server {server} was deleted, so it is "
+                    f"made again with the new MAC address {mac}: port {taken_by} has taken its "
+                    f"old address {mac_address} on {network}."
                 )
         body = {
             "apiVersion": constants.API_VERSION,

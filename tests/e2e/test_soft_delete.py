@@ -370,7 +370,7 @@ def test_forged_record_frees_nothing(
     assert objects.wait_status("web-1", "ACTIVE")
 
 
-def test_restore_remakes_deleted_port_with_its_mac(
+def test_restore_keeps_deleted_port_mac(
     operator: OperatorProcess, kubectl: Kubectl, objects: Objects, namespace: str
 ) -> None:
     old = make_web(objects, annotations={INTERVAL: "1h"})

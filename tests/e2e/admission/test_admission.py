@@ -553,9 +553,9 @@ def test_forged_restored_from_takes_nothing(
         assert result.returncode != 0
         assert "denied the request" in result.stderr
         assert f"only a restore of DeletedServer {namespace}/{name} may set it" in result.stderr
-    kept = objects.get("deletedservers", name)
-    assert kept is not None
-    assert kept["metadata"].get("deletionTimestamp") is None
+    remaining = objects.get("deletedservers", name)
+    assert remaining is not None
+    assert remaining["metadata"].get("deletionTimestamp") is None
     port = objects.port("shared-web-1") or {}
     assert port["status"]["server"]["uid"] == record["spec"]["originalUID"]
 
@@ -588,7 +588,7 @@ def test_bad_restore_value_gets_422(
     assert 'set it to "true"' in result.stderr
 
 
-def test_admin_delete_lets_held_purge_go_ahead(
+def test_admin_delete_frees_held_purge(
     operator: OperatorProcess, kubectl: Kubectl, alice: Kubectl, objects: Objects, namespace: str
 ) -> None:
     record = soft_delete_locked(kubectl, objects, namespace)
@@ -630,7 +630,7 @@ def test_admin_delete_lets_held_purge_go_ahead(
     assert_freed(objects, original)
 
 
-def test_server_forged_while_webhook_missing_is_not_restored(
+def test_forged_server_ends_restore_name_taken(
     operator: OperatorProcess, kubectl: Kubectl, alice: Kubectl, objects: Objects, namespace: str
 ) -> None:
     record = soft_delete_locked(kubectl, objects, namespace)
@@ -652,12 +652,12 @@ def test_server_forged_while_webhook_missing_is_not_restored(
         "annotate", "deletedserver", name, "-n", namespace, "compute.serverops.io/restore=true"
     )
 
-    refused = objects.wait_condition(
+    name_taken = objects.wait_condition(
         name, "Restored", status="False", reason="NameTaken", plural="deletedservers"
     )
-    assert f"{namespace}/web-1" in refused["message"]
-    kept = objects.get("deletedservers", name)
-    assert kept is not None
+    assert f"{namespace}/web-1" in name_taken["message"]
+    remaining = objects.get("deletedservers", name)
+    assert remaining is not None
     for port in record["spec"]["ports"]:
         bound = objects.port(port["name"]) or {}
         assert bound["status"]["server"]["uid"] == record["spec"]["originalUID"]
